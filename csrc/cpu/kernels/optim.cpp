@@ -1,0 +1,3 @@
+#include "cpu/kernels/optim.h"
+
+namespace fastcnn::cpu::FASTCNN_ISA_NAME {}  // namespace fastcnn::cpu::FASTCNN_ISA_NAME

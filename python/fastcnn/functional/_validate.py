@@ -1,0 +1,161 @@
+"""Argument checks shared by every op.
+
+Every message has the shape ``"<op>: argument '<name>' got <what it got>, needed <what it needs>"``:
+ValueError for a bad value or shape, TypeError for a non-numeric input.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+_MAX_ELEMENTS = (1 << 62) // 4  # the byte size of a float32 array must fit int64 with room
+
+
+def shape_str(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def error(fn: str, name: str, got: str, needed: str) -> ValueError:
+    return ValueError(f"{fn}: argument '{name}' got {got}, needed {needed}")
+
+
+def array(x, fn: str, name: str, ndim: int | Sequence[int] | None = None, layout: str = "") -> np.ndarray:
+    """x as a C-contiguous float32 array (no copy when it already is one).
+
+    ndim: the allowed number of dimensions; layout names them for the message, e.g. "(N, C, H, W)".
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
+        a = x
+    else:
+        if isinstance(x, np.ndarray):
+            src = x
+        else:
+            try:
+                src = np.asarray(x)
+            except Exception as e:  # ragged lists and the like
+                raise TypeError(f"{fn}: argument '{name}' got {type(x).__name__} that is not an array "
+                                f"({e}), needed a numeric array") from None
+        if src.dtype.kind not in "biuf":
+            raise TypeError(f"{fn}: argument '{name}' got dtype {src.dtype}, needed a numeric (float32) array")
+        a = np.ascontiguousarray(src, dtype=np.float32)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in allowed:
+            dims = " or ".join(f"{d}-D" for d in allowed)
+            raise error(fn, name, f"shape {shape_str(a.shape)} ({a.ndim}-D)", f"a {dims} array {layout}".rstrip())
+    return a
+
+
+def optional_array(x, fn: str, name: str, ndim=None, layout: str = "") -> np.ndarray | None:
+    return None if x is None else array(x, fn, name, ndim, layout)
+
+
+def check_shape(a: np.ndarray, fn: str, name: str, expected: Sequence[int], why: str = "") -> None:
+    if tuple(a.shape) != tuple(int(s) for s in expected):
+        needed = f"shape {shape_str(expected)}" + (f" ({why})" if why else "")
+        raise error(fn, name, f"shape {shape_str(a.shape)}", needed)
+
+
+def integer(v, fn: str, name: str, minimum: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{fn}: argument '{name}' got {v!r} ({type(v).__name__}), needed an int")
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise error(fn, name, repr(v), f"an int >= {minimum}")
+    return v
+
+
+def real(v, fn: str, name: str, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, hi_open: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{fn}: argument '{name}' got {v!r} ({type(v).__name__}), needed a real number")
+    v = float(v)
+    bad = (v != v) or (lo is not None and (v < lo or (lo_open and v == lo))) \
+        or (hi is not None and (v > hi or (hi_open and v == hi)))
+    if bad:
+        left = "" if lo is None else ("(" if lo_open else "[") + f"{lo:g}"
+        right = "" if hi is None else f"{hi:g}" + (")" if hi_open else "]")
+        rng = f"in {left}, {right}" if lo is not None and hi is not None else (
+            f">{'' if lo_open else '='} {lo:g}" if lo is not None else f"<{'' if hi_open else '='} {hi:g}")
+        raise error(fn, name, repr(v), f"a number {rng}")
+    return v
+
+
+def tuple_of(v, n: int, fn: str, name: str, minimum: int | None = None) -> tuple[int, ...]:
+    """An int or a sequence of n ints, each >= minimum, as an n-tuple."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        vals = (int(v),) * n
+    elif isinstance(v, (tuple, list)) and len(v) == n and all(
+            isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in v):
+        vals = tuple(int(e) for e in v)
+    else:
+        raise TypeError(f"{fn}: argument '{name}' got {v!r}, needed an int or a sequence of {n} ints")
+    if minimum is not None and any(e < minimum for e in vals):
+        raise error(fn, name, repr(v), f"values >= {minimum}")
+    return vals
+
+
+def new_array(shape: Sequence[int], fn: str) -> np.ndarray:
+    """np.empty(shape, float32), with a ValueError (not a MemoryError or overflow) for absurd sizes."""
+    total = 1
+    for s in shape:
+        if s < 0:
+            raise ValueError(f"{fn}: output shape {shape_str(shape)} has a negative extent")
+        total *= int(s)
+    if total > _MAX_ELEMENTS:
+        raise ValueError(f"{fn}: output shape {shape_str(shape)} has {total} elements, "
+                         f"needed at most {_MAX_ELEMENTS} (sizes overflow)")
+    return np.empty(tuple(int(s) for s in shape), dtype=np.float32)
+
+
+def zeros(shape: Sequence[int], fn: str) -> np.ndarray:
+    a = new_array(shape, fn)
+    a.fill(0.0)
+    return a
+
+
+def padding(pad, fn: str, in_sizes: Sequence[int], kernel_extents: Sequence[int], strides: Sequence[int],
+            name: str = "padding", modes: Sequence[str] = ("valid", "same", "full")) -> list[tuple[int, int]]:
+    """Padding as one (before, after) pair per spatial dimension.
+
+    pad: an int; a tuple of one int per dimension; a tuple of (before, after) pairs per dimension
+    (for 1-D, a single pair (left, right) too); or a mode: 'valid' (none), 'same' (ceil(in/stride)
+    outputs, the odd extra row/column at the end, as TensorFlow), 'full' (extent-1 on each side).
+    kernel_extents are the dilated kernel sizes dilation*(k-1)+1.
+    """
+    n = len(in_sizes)
+    if isinstance(pad, str):
+        mode = pad.lower()
+        if mode not in modes:
+            raise error(fn, name, repr(pad), "an int, a tuple, or one of " + ", ".join(repr(m) for m in modes))
+        if mode == "valid":
+            return [(0, 0)] * n
+        if mode == "full":
+            return [(k - 1, k - 1) for k in kernel_extents]
+        out = []
+        for size, k, s in zip(in_sizes, kernel_extents, strides):
+            o = -(-size // s)
+            total = max((o - 1) * s + k - size, 0)
+            out.append((total // 2, total - total // 2))
+        return out
+
+    def is_int(e):
+        return isinstance(e, numbers.Integral) and not isinstance(e, bool)
+
+    if is_int(pad):
+        pairs = [(int(pad), int(pad))] * n
+    elif isinstance(pad, (tuple, list)) and len(pad) == n and all(is_int(e) for e in pad):
+        pairs = [(int(e), int(e)) for e in pad]
+    elif isinstance(pad, (tuple, list)) and len(pad) == n and all(
+            isinstance(e, (tuple, list)) and len(e) == 2 and all(is_int(v) for v in e) for e in pad):
+        pairs = [(int(a), int(b)) for a, b in pad]
+    elif n == 1 and isinstance(pad, (tuple, list)) and len(pad) == 2 and all(is_int(e) for e in pad):
+        pairs = [(int(pad[0]), int(pad[1]))]
+    else:
+        raise TypeError(f"{fn}: argument '{name}' got {pad!r}, needed an int, {n} ints, {n} (before, after) "
+                        f"pairs, or one of " + ", ".join(repr(m) for m in modes))
+    if any(a < 0 or b < 0 for a, b in pairs):
+        raise error(fn, name, repr(pad), "non-negative padding")
+    return pairs

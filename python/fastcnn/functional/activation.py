@@ -1,0 +1,2 @@
+"""activation ops."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""conv ops."""
+__all__: list = []

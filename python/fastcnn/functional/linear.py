@@ -1,0 +1,2 @@
+"""linear ops."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""loss ops."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""norm ops."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""optim ops."""
+__all__: list = []

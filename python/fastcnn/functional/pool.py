@@ -1,0 +1,2 @@
+"""pool ops."""
+__all__: list = []

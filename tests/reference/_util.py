@@ -1,0 +1,43 @@
+"""Comparison and finite-difference helpers for the tests."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rel_err", "assert_close", "numeric_grad", "f64"]
+
+
+def f64(a):
+    return None if a is None else np.asarray(a, dtype=np.float64)
+
+
+def rel_err(got, want) -> float:
+    """||got - want|| / ||want|| (absolute when want is all zero)."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
+    if got.size == 0:
+        return 0.0
+    num = np.linalg.norm((got - want).ravel())
+    den = np.linalg.norm(want.ravel())
+    return float(num / den) if den > 0 else float(num)
+
+
+def assert_close(got, want, tol: float = 1e-5, what: str = "") -> None:
+    e = rel_err(got, want)
+    assert e <= tol, f"{what} relative error {e:.3g} > {tol:g}"
+
+
+def numeric_grad(f, x: np.ndarray, dy: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d<f(x), dy>/dx by central differences, for a float64 function f (x is perturbed in place)."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = np.sum(f(x) * dy)
+        flat[i] = old - eps
+        fm = np.sum(f(x) * dy)
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return g

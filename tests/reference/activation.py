@@ -1,0 +1,2 @@
+"""float64 references: activation."""
+import numpy as np  # noqa: F401

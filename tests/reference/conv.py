@@ -1,0 +1,2 @@
+"""float64 references: conv."""
+import numpy as np  # noqa: F401

@@ -1,0 +1,2 @@
+"""float64 references: loss."""
+import numpy as np  # noqa: F401

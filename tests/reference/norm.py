@@ -1,0 +1,2 @@
+"""float64 references: norm."""
+import numpy as np  # noqa: F401

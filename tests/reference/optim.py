@@ -1,0 +1,2 @@
+"""float64 references: optim."""
+import numpy as np  # noqa: F401

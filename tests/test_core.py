@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+import fastcnn
+from fastcnn.functional import _validate as V
+
+
+def test_info_has_build_and_runtime_facts():
+    d = fastcnn.info()
+    for key in ("version", "compiler", "openmp", "isa", "cuda_built", "cuda_available"):
+        assert key in d, key
+    assert d["version"] == fastcnn.__version__
+    assert d["isa"] in d["built_isas"]
+    assert d["cuda_available"] in (True, False)
+
+
+def test_num_threads_roundtrip():
+    old = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(1)
+        assert fastcnn.get_num_threads() == 1
+        fastcnn.set_num_threads(2)
+        assert fastcnn.get_num_threads() == 2
+    finally:
+        fastcnn.set_num_threads(old)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-3, ValueError), (1.5, TypeError), ("2", TypeError)])
+def test_set_num_threads_rejects(bad, exc):
+    with pytest.raises(exc, match="'n'"):
+        fastcnn.set_num_threads(bad)
+
+
+def test_array_conversion_and_errors():
+    a = V.array([[1, 2], [3, 4]], "op", "x", ndim=2)
+    assert a.dtype == np.float32 and a.flags.c_contiguous
+    strided = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]
+    b = V.array(strided, "op", "x")
+    np.testing.assert_array_equal(b, strided)
+    with pytest.raises(TypeError, match="argument 'x'.*dtype"):
+        V.array(np.array(["a"]), "op", "x")
+    with pytest.raises(ValueError, match=r"argument 'x' got shape \(2, 2\) \(2-D\), needed a 4-D array"):
+        V.array(a, "op", "x", ndim=4)
+    with pytest.raises(ValueError, match="overflow"):
+        V.new_array((1 << 40, 1 << 40), "op")
+
+
+@pytest.mark.parametrize("pad, want", [
+    (1, [(1, 1), (1, 1)]),
+    ((1, 2), [(1, 1), (2, 2)]),
+    (((0, 1), (2, 3)), [(0, 1), (2, 3)]),
+    ("valid", [(0, 0), (0, 0)]),
+    ("full", [(4, 4), (2, 2)]),
+])
+def test_padding_forms(pad, want):
+    assert V.padding(pad, "op", (10, 10), (5, 3), (1, 1)) == want
+
+
+def test_same_padding_follows_tensorflow():
+    # in 10, k 3, stride 2 -> out 5, total pad (5-1)*2+3-10 = 1 -> (0, 1): the extra at the end
+    assert V.padding("same", "op", (10,), (3,), (2,)) == [(0, 1)]
+    assert V.padding("same", "op", (28,), (5,), (1,)) == [(2, 2)]
+    with pytest.raises(ValueError, match="argument 'padding'"):
+        V.padding(-1, "op", (10,), (3,), (1,))
+    with pytest.raises(ValueError, match="argument 'padding'"):
+        V.padding("bogus", "op", (10,), (3,), (1,))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Development build: compiles _C into python/fastcnn/ so that `PYTHONPATH=python pytest` uses it.
+#   tools/devbuild.sh              Release build in build/dev
+#   tools/devbuild.sh sanitize     ASan + UBSan build in build/sanitize
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-dev}
+extra=()
+[ "$kind" = sanitize ] && extra+=(-DFASTCNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ ! -f "build/$kind/build.ninja" ]; then
+  cmake -S . -B "build/$kind" -G Ninja -DFASTCNN_INPLACE=ON -DFASTCNN_CUDA=OFF \
+        -DPython_EXECUTABLE="$(command -v python3)" "${extra[@]}" > /dev/null
+fi
+cmake --build "build/$kind" -j "${JOBS:-2}"
