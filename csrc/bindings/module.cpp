@@ -8,6 +8,7 @@
 namespace py = pybind11;
 
 namespace fastcnn::bind {
+void bind_gemm(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_act(py::module_& m);
@@ -58,6 +59,7 @@ PYBIND11_MODULE(_C, m) {
     d["num_threads"] = get_num_threads();
     return d;
   });
+  bind::bind_gemm(m);
   bind::bind_conv(m);
   bind::bind_pool(m);
   bind::bind_act(m);

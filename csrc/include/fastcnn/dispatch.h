@@ -3,7 +3,7 @@
 //
 // Recipe — declaring the kernels of a family (csrc/cpu/kernels/<fam>.h):
 //   #define FASTCNN_FOO_KERNELS  (continued with backslashes)
-//     void foo_forward(const float* x, float* y, int64_t n); \
+//     void foo_forward(const float* x, float* y, int64_t n);   (each line but the last ends with a backslash)
 //     void foo_backward(const float* dy, const float* x, float* dx, int64_t n);
 //   FASTCNN_DECLARE_KERNELS(FASTCNN_FOO_KERNELS)
 // and defining them (csrc/cpu/kernels/<fam>.cpp):

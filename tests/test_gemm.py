@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import fastcnn
+from fastcnn import _C
+from reference import assert_close
+
+
+def run(a, b, ta, tb, alpha=1.0, beta=0.0, c=None):
+    M = a.shape[1] if ta else a.shape[0]
+    N = b.shape[0] if tb else b.shape[1]
+    c = np.zeros((M, N), np.float32) if c is None else c.copy()
+    _C.sgemm(a, b, c, ta, tb, alpha, beta)
+    return c
+
+
+@given(M=st.integers(1, 40), N=st.integers(1, 40), K=st.integers(0, 300), ta=st.booleans(), tb=st.booleans(),
+       beta=st.sampled_from([0.0, 1.0, -0.5]))
+def test_sgemm_matches_float64(M, N, K, ta, tb, beta):
+    rng = np.random.default_rng(M * 1000 + N * 10 + K)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    C = rng.standard_normal((M, N)).astype(np.float32)
+    a = np.ascontiguousarray(A.T) if ta else A
+    b = np.ascontiguousarray(B.T) if tb else B
+    got = run(a, b, ta, tb, 0.5, beta, C)
+    want = 0.5 * A.astype(np.float64) @ B.astype(np.float64) + beta * C
+    assert_close(got, want, 1e-5)
+
+
+def test_sgemm_large_and_thread_invariant():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((300, 700)).astype(np.float32)
+    B = rng.standard_normal((700, 2500)).astype(np.float32)
+    old = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(1)
+        c1 = run(A, B, False, False)
+        fastcnn.set_num_threads(2)
+        c2 = run(A, B, False, False)
+    finally:
+        fastcnn.set_num_threads(old)
+    assert np.array_equal(c1, c2)
+    assert_close(c1, A.astype(np.float64) @ B.astype(np.float64), 1e-5)
+
+
+def test_sgemm_bad_shapes():
+    with pytest.raises(ValueError, match="argument 'b'"):
+        run(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32), False, False)
