@@ -8,10 +8,13 @@ from __future__ import annotations
 from . import _C
 from . import functional
 from ._random import seed
+from . import layers
+from .model import Input, Model, Sequential
+from . import models
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "info", "set_num_threads", "get_num_threads", "seed", "__version__"]
+__all__ = ["functional", "layers", "models", "Model", "Sequential", "Input", "info", "set_num_threads", "get_num_threads", "seed", "__version__"]
 
 
 def set_num_threads(n: int) -> None:

@@ -1,0 +1,2 @@
+class TrainingMixin:
+    pass
