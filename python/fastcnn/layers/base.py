@@ -98,7 +98,7 @@ class Param:
         self.layer = layer
         self.short_name = short_name
         self.value = np.ascontiguousarray(value, dtype=np.float32)
-        self.grad = np.zeros_like(self.value)
+        self.grad = np.zeros(self.value.shape, np.float32)  # calloc: pages arrive when backward writes
         self.trainable = trainable
 
     @property
