@@ -72,6 +72,7 @@ class Model(TrainingMixin):
     """
 
     def __init__(self, inputs, outputs, name: str | None = None, aux_outputs=None, aux_loss_weight: float = 0.3):
+        TrainingMixin.__init__(self)
         self.name = name or "model"
         self.aux_loss_weight = V.real(aux_loss_weight, "Model", "aux_loss_weight", 0.0)
         self._init_graph(_as_list(inputs, "inputs"), _as_list(outputs, "outputs"),
@@ -311,11 +312,9 @@ class Model(TrainingMixin):
         print_fn("_" * width)
         print_fn(line(heads))
         print_fn("=" * width)
-        for i, cells in enumerate(table):
+        for cells in table:
             print_fn(line(cells))
-            print_fn(("_" if i + 1 < len(table) else "=") * width)
-        if not table:
-            print_fn("=" * width)
+        print_fn("=" * width)
         print_fn(f"Total params: {_count(self.count_params())}")
         print_fn(f"Trainable params: {_count(self.count_params(True))}")
         print_fn(f"Non-trainable params: {_count(self.count_params(False))}")
@@ -377,6 +376,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None):
+        TrainingMixin.__init__(self)
         self.name = name or "sequential"
         self.aux_loss_weight = 0.3
         self._stack: list[Layer] = []
