@@ -9,6 +9,15 @@ from fastcnn import layers as L
 from fastcnn.layers import Param
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny shapes: one thread avoids OpenMP start-up/barrier costs (results do not depend on it)."""
+    before = fastcnn.get_num_threads()
+    fastcnn.set_num_threads(1)
+    yield
+    fastcnn.set_num_threads(before)
+
+
 def branchy_model():
     """Two branches merged by Concatenate, a residual Add, BN and dropout."""
     x = fastcnn.Input((2, 6, 6), name="image")
