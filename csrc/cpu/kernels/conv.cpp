@@ -160,7 +160,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     float* col = pointwise ? nullptr : col_workspace(CRS * PQ);
     for (int64_t g = 0; g < G; ++g) {
       const float* xg = xn + g * Cg * HW;
-      if (!pointwise) for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { im2col(p, xg, c0, c1, col); });
+      if (!pointwise) {
+        for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { im2col(p, xg, c0, c1, col); });
+      }
       float* yg = yn + g * Kg * PQ;
       if (b) {
         for (int64_t k = 0; k < Kg; ++k) std::fill(yg + k * PQ, yg + (k + 1) * PQ, b[g * Kg + k]);
@@ -187,7 +189,9 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
       float* dxg = dxn + g * Cg * HW;
       gemm(inner, true, false, CRS, PQ, Kg, w + g * Kg * CRS, CRS, dyn + g * Kg * PQ, PQ, 0.f,
            pointwise ? dxg : col, PQ);
-      if (!pointwise) for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { col2im(p, col, c0, c1, dxg); });
+      if (!pointwise) {
+        for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { col2im(p, col, c0, c1, dxg); });
+      }
     }
     if (b) {
       for (int64_t c = 0; c < p.C; ++c) {
@@ -224,7 +228,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
       const float* dyn = dy + n * p.K * PQ;
       for (int64_t g = 0; g < G; ++g) {
         const float* xg = xn + g * Cg * HW;
-        if (!pointwise) for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { im2col(p, xg, c0, c1, col); });
+        if (!pointwise) {
+        for_channels(p, Cg, inner, [&](int64_t c0, int64_t c1) { im2col(p, xg, c0, c1, col); });
+      }
         gemm(inner, false, true, Kg, CRS, PQ, dyn + g * Kg * PQ, PQ, pointwise ? xg : col, PQ,
              n == n0 ? 0.f : 1.f, acc + g * Kg * CRS, CRS);
       }

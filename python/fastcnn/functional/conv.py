@@ -65,11 +65,6 @@ def _conv1d_arrays(fn, x, w, b):
             v.optional_array(b, fn, "b", 1, "(K,)"))
 
 
-def _forward(fn, x4, w4, b, y4, stride, quad, dilation, groups):
-    if y4.size:
-        _C.conv2d_forward(x4, w4, b, y4, stride, quad, dilation, groups)
-
-
 def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups):
     """(dx, dw, db) of a 2-D convolution (arrays already checked)."""
     dx = v.new_array(x4.shape, fn)
@@ -88,7 +83,8 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     y = v.new_array((x.shape[0], w.shape[0], P, Q), fn)
-    _forward(fn, x, w, b, y, stride, _quad(pads), dilation, groups)
+    if y.size:
+        _C.conv2d_forward(x, w, b, y, stride, _quad(pads), dilation, groups)
     return y
 
 
@@ -108,8 +104,9 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     x, w, b = _conv1d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (L,) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     y = v.new_array((x.shape[0], w.shape[0], L), fn)
-    _forward(fn, x[:, :, None], w[:, :, None], b, y[:, :, None], (1, stride[0]), (0, 0) + pads[0],
-             (1, dilation[0]), groups)
+    if y.size:
+        _C.conv2d_forward(x[:, :, None], w[:, :, None], b, y[:, :, None], (1, stride[0]), (0, 0) + pads[0],
+                          (1, dilation[0]), groups)
     return y
 
 
