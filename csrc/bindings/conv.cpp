@@ -66,7 +66,8 @@ void bind_conv(py::module_& m) {
     float* Y = out(y, fn, "y");
     py::gil_scoped_release nogil;
     ops::conv2d_forward(p, X, Wt, B, Y);
-  });
+  }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("conv2d_backward_data", [](py::array dy, py::array w, py::array dx, Pair stride,
                                    Quad padding, Pair dilation, int64_t groups) {
     const char* fn = "conv2d_backward";
@@ -76,7 +77,8 @@ void bind_conv(py::module_& m) {
     float* DX = out(dx, fn, "dx");
     py::gil_scoped_release nogil;
     ops::conv2d_backward_data(p, DY, Wt, nullptr, DX);
-  });
+  }, py::arg("dy"), py::arg("w"), py::arg("dx"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("conv2d_backward_weight", [](py::array dy, py::array x, py::array dw, py::object db,
                                      Pair stride, Quad padding, Pair dilation, int64_t groups) {
     const char* fn = "conv2d_backward";
@@ -87,7 +89,8 @@ void bind_conv(py::module_& m) {
     py::gil_scoped_release nogil;
     ops::conv2d_backward_weight(p, DY, X, DW);
     if (DB) ops::conv_backward_bias(DY, p.N, p.K, p.P * p.Q, DB);
-  });
+  }, py::arg("dy"), py::arg("x"), py::arg("dw"), py::arg("db"), py::arg("stride"),
+     py::arg("padding"), py::arg("dilation"), py::arg("groups"));
 
   m.def("conv_transpose2d_forward", [](py::array x, py::array w, py::object b, py::array y,
                                        Pair stride, Pair padding, Pair dilation, int64_t groups) {
@@ -97,7 +100,8 @@ void bind_conv(py::module_& m) {
     float* Y = out(y, fn, "y");
     py::gil_scoped_release nogil;
     ops::conv2d_backward_data(p, X, Wt, B, Y);
-  });
+  }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("conv_transpose2d_backward_data", [](py::array dy, py::array w, py::array dx, Pair stride,
                                              Pair padding, Pair dilation, int64_t groups) {
     const char* fn = "conv_transpose2d_backward";
@@ -106,7 +110,8 @@ void bind_conv(py::module_& m) {
     float* DX = out(dx, fn, "dx");
     py::gil_scoped_release nogil;
     ops::conv2d_forward(p, DY, Wt, nullptr, DX);
-  });
+  }, py::arg("dy"), py::arg("w"), py::arg("dx"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("conv_transpose2d_backward_weight", [](py::array dy, py::array x, py::array dw,
                                                py::object db, Pair stride, Pair padding,
                                                Pair dilation, int64_t groups) {
@@ -118,7 +123,8 @@ void bind_conv(py::module_& m) {
     // In the equivalent conv2d, x is the output gradient and dy the input.
     ops::conv2d_backward_weight(p, X, DY, DW);
     if (DB) ops::conv_backward_bias(DY, p.N, p.C, p.H * p.W, DB);
-  });
+  }, py::arg("dy"), py::arg("x"), py::arg("dw"), py::arg("db"), py::arg("stride"),
+     py::arg("padding"), py::arg("dilation"), py::arg("groups"));
 
   m.def("ref_conv2d_forward", [](py::array x, py::array w, py::object b, py::array y, Pair stride,
                                  Quad padding, Pair dilation, int64_t groups) {
@@ -129,7 +135,8 @@ void bind_conv(py::module_& m) {
     float* Y = out(y, fn, "y");
     py::gil_scoped_release nogil;
     ref::conv2d_forward(p, X, Wt, B, Y);
-  });
+  }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("ref_conv2d_backward_data", [](py::array dy, py::array w, py::array dx, Pair stride,
                                        Quad padding, Pair dilation, int64_t groups) {
     const char* fn = "ref_conv2d_backward_data";
@@ -139,7 +146,8 @@ void bind_conv(py::module_& m) {
     float* DX = out(dx, fn, "dx");
     py::gil_scoped_release nogil;
     ref::conv2d_backward_data(p, DY, Wt, DX);
-  });
+  }, py::arg("dy"), py::arg("w"), py::arg("dx"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
   m.def("ref_conv2d_backward_weight", [](py::array dy, py::array x, py::array dw, py::object db,
                                          Pair stride, Quad padding, Pair dilation, int64_t groups) {
     const char* fn = "ref_conv2d_backward_weight";
@@ -149,7 +157,8 @@ void bind_conv(py::module_& m) {
     float *DW = out(dw, fn, "dw"), *DB = bias_grad(db, fn, p.K);
     py::gil_scoped_release nogil;
     ref::conv2d_backward_weight(p, DY, X, DW, DB);
-  });
+  }, py::arg("dy"), py::arg("x"), py::arg("dw"), py::arg("db"), py::arg("stride"),
+     py::arg("padding"), py::arg("dilation"), py::arg("groups"));
 }
 
 }  // namespace fastcnn::bind
