@@ -46,8 +46,8 @@ def prelu_backward(dy, x, alpha):
     dx = np.where(x > 0, dy, a * dy)
     contrib = np.where(x > 0, 0.0, x * dy)
     axes = tuple(i for i in range(x.ndim) if i != 1)
-    dalpha = contrib.sum(axis=axes) if np.size(alpha) > 1 or x.shape[1] == 1 else np.array([contrib.sum()])
-    return dx, dalpha.reshape(np.shape(alpha))
+    dalpha = contrib.sum(axis=axes) if np.size(alpha) == x.shape[1] else contrib.sum()
+    return dx, np.reshape(dalpha, np.shape(alpha))
 
 
 def rrelu(x, lower=1.0 / 8, upper=1.0 / 3):
