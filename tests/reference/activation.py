@@ -78,9 +78,8 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-_f(x)))
 
 
-def sigmoid_backward(dy, x):
-    s = sigmoid(x)
-    return (_f(dy) * s * (1 - s),)
+def sigmoid_backward(dy, x):  # s(x) * (1 - s(x)), written without the cancellation in 1 - s
+    return (_f(dy) * sigmoid(x) * sigmoid(-_f(x)),)
 
 
 def tanh(x):
@@ -107,8 +106,15 @@ def _through_jacobian(dy, jac_fn, x, axis):
 
 def softmax_backward(dy, x, axis=1):
     def jac(x):  # d y_i / d x_j = y_i (delta_ij - y_j)
-        y = softmax(x, axis=-1)
-        return y[..., :, None] * (np.eye(x.shape[-1]) - y[..., None, :])
+        d = x.shape[-1]
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        s = e.sum(axis=-1, keepdims=True)
+        y = e / s
+        jac = -y[..., :, None] * y[..., None, :]
+        # 1 - y_i as the sum of the other y_j, exact even when y_i rounds to 1
+        rest = (e[..., None, :] * (1 - np.eye(d))).sum(axis=-1) / s
+        jac[..., np.arange(d), np.arange(d)] = y * rest
+        return jac
     return (_through_jacobian(dy, jac, x, axis),)
 
 

@@ -196,7 +196,10 @@ void tanh_backward(const float* dy, const float* x, float* dx, int64_t n) {
 
 // ---- softmax over D: x, y, dy, dx are (O,D,I) -------------------------------------------------
 // Each unit is one row (I == 1, contiguous) or a block of up to kBlock positions along I (strided by
-// I along D, so the inner loops run over contiguous positions). Max-subtracted, sums in double.
+// I along D, so the inner loops run over contiguous positions). Max-subtracted; the sum s of
+// e = exp(x - max) is taken in double. softmax_backward computes dy_i - sum_j y_j dy_j as
+// (dy_i - c) - sum_j y_j (dy_j - c) with c the dy of a maximal x (y = e / s in double): the pivot's
+// term vanishes, so a saturated row (y ~ one-hot) keeps its tiny gradients instead of cancelling.
 
 namespace {
 
@@ -211,49 +214,54 @@ void softmax_row(const float* x, const float* dy, float* out, int64_t D) {
   for (int64_t d = 0; d < D; ++d) m = x[d] > m ? x[d] : m;
   double s = 0.0;
   for (int64_t d = 0; d < D; ++d) s += std::exp(x[d] - m);
-  const float log_s = static_cast<float>(std::log(s)), inv_s = static_cast<float>(1.0 / s);
+  const double inv_s = 1.0 / s;
+  const float log_s = static_cast<float>(std::log(s));
   if (kPass == Pass::forward) {
-    for (int64_t d = 0; d < D; ++d) out[d] = kLog ? (x[d] - m) - log_s : std::exp(x[d] - m) * inv_s;
+    for (int64_t d = 0; d < D; ++d)
+      out[d] = kLog ? (x[d] - m) - log_s : static_cast<float>(std::exp(x[d] - m) * inv_s);
   } else if (kLog) {  // dx = dy - softmax(x) * sum(dy)
     double sum_dy = 0.0;
     for (int64_t d = 0; d < D; ++d) sum_dy += dy[d];
     const float g = static_cast<float>(sum_dy);
     for (int64_t d = 0; d < D; ++d) out[d] = dy[d] - std::exp((x[d] - m) - log_s) * g;
-  } else {  // dx = y * (dy - sum(dy * y))
+  } else {  // dx = y * (dy - sum(dy * y)), pivoted on c; e kept in dx between the passes
+    float c = 0.0f;
+    for (int64_t d = 0; d < D; ++d) c = x[d] == m ? dy[d] : c;
     double dot = 0.0;
     for (int64_t d = 0; d < D; ++d) {
-      out[d] = std::exp(x[d] - m) * inv_s;
-      dot += static_cast<double>(dy[d]) * out[d];
+      out[d] = std::exp(x[d] - m);
+      dot += (static_cast<double>(dy[d]) - c) * out[d];
     }
-    const float g = static_cast<float>(dot);
-    for (int64_t d = 0; d < D; ++d) out[d] = out[d] * (dy[d] - g);
+    dot *= inv_s;
+    for (int64_t d = 0; d < D; ++d)
+      out[d] = static_cast<float>(out[d] * inv_s * ((static_cast<double>(dy[d]) - c) - dot));
   }
 }
 
 // w <= kBlock positions, each a column of D elements with stride I.
 template <bool kLog, Pass kPass>
 void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64_t I, int64_t w) {
-  float m[kBlock], log_s[kBlock], inv_s[kBlock], g[kBlock];
-  double acc[kBlock];
-  for (int64_t i = 0; i < w; ++i) m[i] = -kInf, acc[i] = 0.0;
+  float m[kBlock], log_s[kBlock], g[kBlock], c[kBlock];
+  double s[kBlock], acc[kBlock];
+  for (int64_t i = 0; i < w; ++i) m[i] = -kInf, s[i] = 0.0, acc[i] = 0.0;
   for (int64_t d = 0; d < D; ++d) {
     const float* xr = x + d * I;
     for (int64_t i = 0; i < w; ++i) m[i] = xr[i] > m[i] ? xr[i] : m[i];
   }
   for (int64_t d = 0; d < D; ++d) {
     const float* xr = x + d * I;
-    for (int64_t i = 0; i < w; ++i) acc[i] += std::exp(xr[i] - m[i]);
+    for (int64_t i = 0; i < w; ++i) s[i] += std::exp(xr[i] - m[i]);
   }
   for (int64_t i = 0; i < w; ++i) {
-    log_s[i] = static_cast<float>(std::log(acc[i]));
-    inv_s[i] = static_cast<float>(1.0 / acc[i]);
-    acc[i] = 0.0;
+    log_s[i] = static_cast<float>(std::log(s[i]));
+    s[i] = 1.0 / s[i];  // from here on, s holds 1/s
   }
   if (kPass == Pass::forward) {
     for (int64_t d = 0; d < D; ++d) {
       const float* xr = x + d * I;
       float* yr = out + d * I;
-      for (int64_t i = 0; i < w; ++i) yr[i] = kLog ? (xr[i] - m[i]) - log_s[i] : std::exp(xr[i] - m[i]) * inv_s[i];
+      for (int64_t i = 0; i < w; ++i)
+        yr[i] = kLog ? (xr[i] - m[i]) - log_s[i] : static_cast<float>(std::exp(xr[i] - m[i]) * s[i]);
     }
     return;
   }
@@ -270,20 +278,26 @@ void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64
     }
     return;
   }
-  // dx = y * (dy - sum(dy * y)), y kept in dx between the passes
+  // dx = y * (dy - sum(dy * y)), pivoted on c; e kept in dx between the passes
+  for (int64_t i = 0; i < w; ++i) c[i] = 0.0f;
+  for (int64_t d = 0; d < D; ++d) {
+    const float *xr = x + d * I, *dyr = dy + d * I;
+    for (int64_t i = 0; i < w; ++i) c[i] = xr[i] == m[i] ? dyr[i] : c[i];
+  }
   for (int64_t d = 0; d < D; ++d) {
     const float *xr = x + d * I, *dyr = dy + d * I;
     float* dxr = out + d * I;
     for (int64_t i = 0; i < w; ++i) {
-      dxr[i] = std::exp(xr[i] - m[i]) * inv_s[i];
-      acc[i] += static_cast<double>(dyr[i]) * dxr[i];
+      dxr[i] = std::exp(xr[i] - m[i]);
+      acc[i] += (static_cast<double>(dyr[i]) - c[i]) * dxr[i];
     }
   }
-  for (int64_t i = 0; i < w; ++i) g[i] = static_cast<float>(acc[i]);
+  for (int64_t i = 0; i < w; ++i) acc[i] *= s[i];
   for (int64_t d = 0; d < D; ++d) {
     const float* dyr = dy + d * I;
     float* dxr = out + d * I;
-    for (int64_t i = 0; i < w; ++i) dxr[i] = dxr[i] * (dyr[i] - g[i]);
+    for (int64_t i = 0; i < w; ++i)
+      dxr[i] = static_cast<float>(dxr[i] * s[i] * ((static_cast<double>(dyr[i]) - c[i]) - acc[i]));
   }
 }
 

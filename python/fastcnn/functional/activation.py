@@ -44,6 +44,11 @@ def _flag(v, fn: str, name: str) -> bool:
     return bool(v)
 
 
+def _number(v, fn: str, name: str) -> float:
+    """A real number, not NaN (the bounds only word the message)."""
+    return V.real(v, fn, name, -np.inf, np.inf)
+
+
 def _seed(seed, fn: str) -> int:
     if seed is None:
         return _random.next_seed()
@@ -65,12 +70,12 @@ def relu_backward(dy, x) -> tuple:
 
 def leaky_relu(x, alpha=0.01) -> np.ndarray:
     """x where x > 0, else alpha * x."""
-    return _unary("leaky_relu", _C.leaky_relu_forward, x, V.real(alpha, "leaky_relu", "alpha"))
+    return _unary("leaky_relu", _C.leaky_relu_forward, x, _number(alpha, "leaky_relu", "alpha"))
 
 
 def leaky_relu_backward(dy, x, alpha=0.01) -> tuple:
     fn = "leaky_relu_backward"
-    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, V.real(alpha, fn, "alpha"))
+    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, _number(alpha, fn, "alpha"))
 
 
 def _prelu_args(fn, x, alpha):
@@ -135,12 +140,12 @@ def rrelu_backward(dy, slope) -> tuple:
 
 def elu(x, alpha=1.0) -> np.ndarray:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _unary("elu", _C.elu_forward, x, V.real(alpha, "elu", "alpha"))
+    return _unary("elu", _C.elu_forward, x, _number(alpha, "elu", "alpha"))
 
 
 def elu_backward(dy, x, alpha=1.0) -> tuple:
     fn = "elu_backward"
-    return _unary_backward(fn, _C.elu_backward, dy, x, V.real(alpha, fn, "alpha"))
+    return _unary_backward(fn, _C.elu_backward, dy, x, _number(alpha, fn, "alpha"))
 
 
 def sigmoid(x) -> np.ndarray:
