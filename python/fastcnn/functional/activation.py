@@ -221,7 +221,7 @@ def dropout(x, p=0.5, training=True, seed=None) -> tuple:
     return y, mask
 
 
-def dropout_backward(dy, mask, p=0.5) -> tuple:
+def dropout_backward(dy, mask, p) -> tuple:
     """(dx,) = (dy * mask / (1 - p),); mask None (not training) gives a copy of dy."""
     fn = "dropout_backward"
     p = _dropout_p(p, fn)
