@@ -5,8 +5,10 @@ writable float32 C-contiguous arrays of shape (C,); they are never converted.
 """
 from __future__ import annotations
 
+import math
+
 from .. import _C
-from ._validate import array, check_shape, error, integer, new_array, optional_array, real
+from ._validate import array, check_shape, error, integer, new_array, optional_array, real, shape_str
 from .optim import _flag, _inplace
 
 __all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
@@ -26,7 +28,7 @@ def _bn_args(fn, x, gamma, beta, training, momentum, eps):
     momentum = real(momentum, fn, "momentum", lo=0, hi=1)
     eps = real(eps, fn, "eps", lo=0)
     if training and x.size and x.size // C == 1:
-        raise error(fn, "x", f"shape {tuple(x.shape)}",
+        raise error(fn, "x", f"shape {shape_str(x.shape)}",
                     "more than 1 value per channel when training")
     return x, gamma, beta, training, momentum, eps
 
@@ -84,8 +86,10 @@ def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=
 
 def _lrn_args(fn, x, size, alpha, beta, k):
     x = array(x, fn, "x", (3, 4, 5), "(N, C, L), (N, C, H, W) or (N, C, D, H, W)")
-    return x, integer(size, fn, "size", minimum=1), real(alpha, fn, "alpha"), real(beta, fn, "beta"), \
-        real(k, fn, "k")
+    size = integer(size, fn, "size", minimum=1)
+    alpha, beta, k = (real(v, fn, name, lo=-math.inf, hi=math.inf)  # any number but NaN
+                      for name, v in (("alpha", alpha), ("beta", beta), ("k", k)))
+    return x, size, alpha, beta, k
 
 
 def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
