@@ -47,10 +47,17 @@ void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, i
   check_range(fn, "weight_decay", weight_decay, 0, false, kInf, true);
   const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
-  FASTCNN_DISPATCH(adam_step)(param, grad, m, v, n, static_cast<float>(lr),
-                              static_cast<float>(beta1), static_cast<float>(beta2),
-                              static_cast<float>(eps), static_cast<float>(weight_decay), decoupled,
-                              bc1, bc2);
+  AdamCoefs c;
+  c.beta1 = static_cast<float>(beta1);
+  c.one_minus_beta1 = static_cast<float>(1 - beta1);
+  c.beta2 = static_cast<float>(beta2);
+  c.one_minus_beta2 = static_cast<float>(1 - beta2);
+  c.step_size = static_cast<float>(lr / bc1);
+  c.inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
+  c.eps = static_cast<float>(eps);
+  c.decay = static_cast<float>(decoupled ? 1 - lr * weight_decay : 1.0);
+  c.weight_decay = static_cast<float>(decoupled ? 0.0 : weight_decay);
+  FASTCNN_DISPATCH(adam_step)(param, grad, m, v, n, c);
 }
 
 void rmsprop_step(float* param, const float* grad, float* square_avg, int64_t n, double lr,
@@ -61,7 +68,8 @@ void rmsprop_step(float* param, const float* grad, float* square_avg, int64_t n,
   check_range(fn, "alpha", alpha, 0, false, 1, false);
   check_range(fn, "eps", eps, 0, true, kInf, true);
   FASTCNN_DISPATCH(rmsprop_step)(param, grad, square_avg, n, static_cast<float>(lr),
-                                 static_cast<float>(alpha), static_cast<float>(eps));
+                                 static_cast<float>(alpha), static_cast<float>(1 - alpha),
+                                 static_cast<float>(eps));
 }
 
 }  // namespace fastcnn::ops

@@ -26,8 +26,8 @@ int64_t row_grain(int64_t K) { return kParallelGrain / std::max<int64_t>(1, 8 * 
 
 }  // namespace
 
-// z is (N,K), exactly one of ids (N,) / probs (N,K) is non-null. Returns the mean over rows of
-// lse(z_n) * sum(t_n) - <t_n, z_n> (for ids: lse(z_n) - z_n[id_n]); NaN for N == 0.
+// z is (N,K), exactly one of ids (N,) / probs (N,K) is non-null (ids as one-hot rows t_n).
+// Returns the mean over rows of -sum_k t_nk log softmax(z_n)_k; NaN for N == 0.
 double cross_entropy_forward(const float* z, const int64_t* ids, const float* probs, int64_t N,
                              int64_t K) {
   if (N == 0) return std::nan("");
@@ -39,17 +39,18 @@ double cross_entropy_forward(const float* z, const int64_t* ids, const float* pr
       const float* zr = z + n * K;
       double max, log_sum;
       row_lse(zr, K, max, log_sum);
-      const double lse = max + log_sum;
+      // -sum_k t_k log softmax_k = sum_k t_k (max - z_k) + sum(t) log_sum, kept in that form so
+      // that log_sum is not lost against a huge max.
       if (ids) {
-        rl[n] = lse - zr[ids[n]];
+        rl[n] = (max - zr[ids[n]]) + log_sum;
       } else {
         const float* tr = probs + n * K;
         double st = 0, stz = 0;
         for (int64_t k = 0; k < K; ++k) {
           st += tr[k];
-          stz += static_cast<double>(tr[k]) * zr[k];
+          stz += static_cast<double>(tr[k]) * (max - zr[k]);
         }
-        rl[n] = lse * st - stz;
+        rl[n] = stz + st * log_sum;
       }
     }
   });
@@ -68,17 +69,16 @@ void cross_entropy_backward(const float* z, const int64_t* ids, const float* pro
       float* dr = dz + n * K;
       double max, log_sum;
       row_lse(zr, K, max, log_sum);
-      const double lse = max + log_sum;
+      auto softmax = [&](int64_t k) { return std::exp((zr[k] - max) - log_sum); };
       if (ids) {
-        for (int64_t k = 0; k < K; ++k)
-          dr[k] = static_cast<float>(std::exp(zr[k] - lse) * inv_n);
-        dr[ids[n]] = static_cast<float>((std::exp(zr[ids[n]] - lse) - 1.0) * inv_n);
+        for (int64_t k = 0; k < K; ++k) dr[k] = static_cast<float>(softmax(k) * inv_n);
+        dr[ids[n]] = static_cast<float>((softmax(ids[n]) - 1.0) * inv_n);
       } else {
         const float* tr = probs + n * K;
         double st = 0;
         for (int64_t k = 0; k < K; ++k) st += tr[k];
         for (int64_t k = 0; k < K; ++k)
-          dr[k] = static_cast<float>((std::exp(zr[k] - lse) * st - tr[k]) * inv_n);
+          dr[k] = static_cast<float>((softmax(k) * st - tr[k]) * inv_n);
       }
     }
   });

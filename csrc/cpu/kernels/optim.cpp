@@ -33,34 +33,28 @@ void sgd_step(float* param, const float* grad, float* velocity, int64_t n, float
   });
 }
 
-// param, grad, m, v are (n,); bias_correction<i> = 1 - beta<i>^step.
-void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
-               float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-               double bias_correction1, double bias_correction2) {
-  const float step_size = static_cast<float>(lr / bias_correction1);
-  const float inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
-  const float decay = decoupled ? 1.f - lr * weight_decay : 1.f;
-  const float coupled_wd = decoupled ? 0.f : weight_decay;
+// param, grad, m, v are (n,).
+void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, const AdamCoefs& c) {
+  const AdamCoefs k = c;  // by value: the loop reads registers, not memory that param may alias
   parallel_for(0, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const float p = param[i] * decay;
-      const float g = grad[i] + decay_term(coupled_wd, param[i]);
-      const float mi = beta1 * m[i] + (1.f - beta1) * g;
-      const float vi = beta2 * v[i] + (1.f - beta2) * g * g;
+      const float g = grad[i] + decay_term(k.weight_decay, param[i]);
+      const float mi = k.beta1 * m[i] + k.one_minus_beta1 * g;
+      const float vi = k.beta2 * v[i] + k.one_minus_beta2 * g * g;
       m[i] = mi;
       v[i] = vi;
-      param[i] = p - step_size * mi / (std::sqrt(vi) * inv_bc2_sqrt + eps);
+      param[i] = param[i] * k.decay - k.step_size * mi / (std::sqrt(vi) * k.inv_sqrt_bc2 + k.eps);
     }
   });
 }
 
 // param, grad, square_avg are (n,).
 void rmsprop_step(float* param, const float* grad, float* square_avg, int64_t n, float lr,
-                  float alpha, float eps) {
+                  float alpha, float one_minus_alpha, float eps) {
   parallel_for(0, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float g = grad[i];
-      const float sq = alpha * square_avg[i] + (1.f - alpha) * g * g;
+      const float sq = alpha * square_avg[i] + one_minus_alpha * g * g;
       square_avg[i] = sq;
       param[i] -= lr * g / (std::sqrt(sq) + eps);
     }
