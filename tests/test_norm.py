@@ -36,8 +36,8 @@ bn_shapes = st.one_of(
     st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 7), st.integers(1, 7)))
 
 
-@given(shape=bn_shapes, training=st.booleans(), affine=st.booleans(), momentum=st.sampled_from([0.1, 0.5, 1.0]),
-       offset=st.sampled_from([0.0, 3.0, -50.0]))
+@given(shape=bn_shapes, training=st.booleans(), affine=st.booleans(),
+       momentum=st.sampled_from([0.1, 0.5, 1.0]), offset=st.sampled_from([0.0, 3.0, -50.0]))
 def test_batch_norm_matches_float64(shape, training, affine, momentum, offset):
     rng = np.random.default_rng(sum(shape) * 7 + len(shape))
     if training and np.prod(shape) // shape[1] < 4:
@@ -209,7 +209,8 @@ def test_local_response_norm_matches_float64(N, C, H, W, three_d, size, alpha, b
     rng = np.random.default_rng(N + 10 * C + 100 * H + 1000 * W + size)
     shape = (N, C, H * W) if three_d else (N, C, H, W)
     x, dy = rand(rng, *shape, scale=2.0), rand(rng, *shape)
-    assert_close(F.local_response_norm(x, size, alpha, beta, k), R.local_response_norm(x, size, alpha, beta, k))
+    assert_close(F.local_response_norm(x, size, alpha, beta, k),
+                 R.local_response_norm(x, size, alpha, beta, k))
     (dx,) = F.local_response_norm_backward(dy, x, size, alpha, beta, k)
     assert_close(dx, R.local_response_norm_backward(dy, x, size, alpha, beta, k)[0])
 
@@ -219,7 +220,8 @@ def test_local_response_norm_reference_backward_matches_finite_differences(shape
     rng = np.random.default_rng(6)
     x, dy = rng.standard_normal(shape), rng.standard_normal(shape)
     (dx,) = R.local_response_norm_backward(dy, x, size, 0.5, 0.75, 1.0)
-    assert_close(dx, numeric_grad(lambda v: R.local_response_norm(v, size, 0.5, 0.75, 1.0), x.copy(), dy), 1e-6)
+    numeric = numeric_grad(lambda v: R.local_response_norm(v, size, 0.5, 0.75, 1.0), x.copy(), dy)
+    assert_close(dx, numeric, 1e-6)
 
 
 def test_local_response_norm_thread_count_does_not_change_results():
@@ -241,7 +243,8 @@ def test_local_response_norm_empty_non_contiguous_and_float64():
     x = rng.standard_normal((2, 6, 5, 10))[:, :, :, ::2]
     dy = np.asfortranarray(rng.standard_normal((2, 6, 5, 5)))
     assert_close(F.local_response_norm(x, 3, 0.2), R.local_response_norm(x, 3, 0.2))
-    assert_close(F.local_response_norm_backward(dy, x, 3, 0.2)[0], R.local_response_norm_backward(dy, x, 3, 0.2)[0])
+    assert_close(F.local_response_norm_backward(dy, x, 3, 0.2)[0],
+                 R.local_response_norm_backward(dy, x, 3, 0.2)[0])
 
 
 def test_local_response_norm_bad_inputs_name_the_argument():

@@ -54,7 +54,8 @@ def test_sgd_matches_float64(shape, momentum, nesterov, weight_decay, lr):
     run_both(shape, 1, fast, ref, 1)
 
 
-@given(shape=shapes, lr=st.sampled_from([1e-3, 0.1]), betas=st.sampled_from([(0.9, 0.999), (0.0, 0.5), (0.5, 0.9)]),
+@given(shape=shapes, lr=st.sampled_from([1e-3, 0.1]),
+       betas=st.sampled_from([(0.9, 0.999), (0.0, 0.5), (0.5, 0.9)]),
        weight_decay=st.sampled_from([0.0, 0.1]), decoupled=st.booleans(), eps=st.sampled_from([1e-8, 1e-3]))
 def test_adam_matches_float64(shape, lr, betas, weight_decay, decoupled, eps):
     kw = dict(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay, decoupled=decoupled)

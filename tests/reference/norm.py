@@ -72,7 +72,8 @@ def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
 
 
 def local_response_norm_backward(dy, x, size=5, alpha=1e-4, beta=0.75, k=2.0):
-    """dx_j = dy_j d_j^-beta - 2 alpha beta / size x_j sum over {c : j in window(c)} dy_c x_c d_c^(-beta-1)."""
+    """dx_j = dy_j d_j^-beta - 2 alpha beta / size * x_j * sum over {c : j in window(c)} of
+    dy_c x_c d_c^(-beta-1)."""
     dy, x = np.asarray(dy, np.float64), np.asarray(x, np.float64)
     C = x.shape[1]
     d = _lrn_base(x, size, alpha, k)

@@ -59,7 +59,8 @@ def sgd_step(param, grad, velocity, lr, momentum=0.0, nesterov=False, weight_dec
         raise error(fn, "nesterov", "True with momentum 0", "momentum > 0")
     if velocity is None:
         if momentum != 0:
-            raise error(fn, "velocity", "None", f"a float32 array of param's shape (momentum is {momentum:g})")
+            raise error(fn, "velocity", "None",
+                        f"a float32 array of param's shape (momentum is {momentum:g})")
     else:
         velocity = _inplace(velocity, fn, "velocity", param.shape)
     _C.sgd_step(param, grad, velocity, lr, momentum, nesterov, weight_decay)
