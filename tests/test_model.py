@@ -139,6 +139,9 @@ def test_sequential_ways_to_give_the_input_shape():
     assert not m3.built
     m3.build((1, 8, 8))
     assert m3.built and m3.count_params() == m1.count_params() == 4 * 9 + 4 + 3 * 36 + 3
+    m3.build([1, 8, 8])  # already built for it: nothing to do
+    with pytest.raises(ValueError, match="'input_shape'"):
+        m3.build((1, 9, 9))
     m4 = fastcnn.Sequential()
     for layer in stack():
         m4.add(layer)

@@ -23,12 +23,10 @@ import numpy as np
 from .functional import _validate as V
 from .layers import base as _base
 from .layers.base import Layer, Param, shape_str
-from .layers.input import InputLayer, SymbolicTensor
+from .layers.input import Input, InputLayer, SymbolicTensor
 from .training import TrainingMixin
 
-__all__ = ["Model", "Sequential", "Input"]
-
-from .layers.input import Input  # noqa: E402  (re-exported as fastcnn.Input)
+__all__ = ["Model", "Sequential", "Input"]  # Input re-exported as fastcnn.Input
 
 
 def _as_list(x, what: str) -> list:
@@ -153,7 +151,9 @@ class Model(TrainingMixin):
     def build(self, input_shape=None) -> None:
         """Functional models are built on construction; input_shape, if given, must match."""
         if input_shape is not None:
-            given = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else [tuple(input_shape)]
+            several = isinstance(input_shape, (list, tuple)) and all(isinstance(s, (list, tuple))
+                                                                     for s in input_shape)
+            given = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
             if given != self.input_shapes:
                 raise ValueError(f"{self.name}: argument 'input_shape' got {input_shape!r}, but the model was "
                                  f"built for {', '.join(shape_str(s) for s in self.input_shapes)}")
