@@ -64,3 +64,30 @@ def test_same_padding_follows_tensorflow():
         V.padding(-1, "op", (10,), (3,), (1,))
     with pytest.raises(ValueError, match="argument 'padding'"):
         V.padding("bogus", "op", (10,), (3,), (1,))
+
+
+def _info_in_subprocess(isa):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, FASTCNN_ISA=isa)
+    code = "import fastcnn, fastcnn.functional as F, numpy as np; F.relu(np.ones(3)); print(fastcnn.info()['isa'])"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "baseline"] + [i for i in fastcnn.info()["cpu_isas"] if i != "baseline"])
+def test_fastcnn_isa_forces_a_path(isa):
+    if isa not in ("scalar",) and isa not in fastcnn.info()["built_isas"]:
+        pytest.skip(f"{isa} not built")
+    r = _info_in_subprocess(isa)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("baseline" if isa == "scalar" else isa)
+
+
+def test_fastcnn_isa_unknown_or_unavailable_is_an_error():
+    r = _info_in_subprocess("sse9")
+    assert r.returncode != 0 and "FASTCNN_ISA=sse9" in r.stderr and "needed one of" in r.stderr
+    missing = [i for i in ("avx2", "avx512") if i not in fastcnn.info()["cpu_isas"]]
+    if missing:
+        r = _info_in_subprocess(missing[0])
+        assert r.returncode != 0 and "this CPU cannot run it" in r.stderr

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
@@ -53,27 +54,44 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
 }
 
 // C[0:mr, 0:nr] = alpha * a*b + (first ? beta*C : C), a is MR x kc packed, b is kc x NR packed.
+// The MR x NR accumulator tile lives in registers (12 F32x8 = 12 YMM with AVX2).
 void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t mr,
                   int64_t nr, float alpha, float beta, bool first) {
-  float acc[MR][NR] = {};
+  static_assert(NR == 16, "the microkernel holds two F32x8 per row");
+  using vec::F32x8;
+  F32x8 acc[MR][2];
+  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = vec::splat8(0.f);
   for (int64_t k = 0; k < kc; ++k) {
-    const float* bk = b + k * NR;
+    const F32x8 b0 = vec::load8(b + k * NR), b1 = vec::load8(b + k * NR + 8);
     const float* ak = a + k * MR;
     for (int64_t i = 0; i < MR; ++i) {
-      const float ai = ak[i];
-      for (int64_t j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+      const F32x8 ai = vec::splat8(ak[i]);
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
     }
   }
+  const F32x8 va = vec::splat8(alpha), vb = vec::splat8(beta);
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
-    if (first) {
-      if (beta == 0.f) {
-        for (int64_t j = 0; j < nr; ++j) c[j] = alpha * acc[i][j];
-      } else {
-        for (int64_t j = 0; j < nr; ++j) c[j] = alpha * acc[i][j] + beta * c[j];
+    F32x8 r0 = va * acc[i][0], r1 = va * acc[i][1];
+    if (nr == NR) {
+      if (!first) {
+        r0 += vec::load8(c);
+        r1 += vec::load8(c + 8);
+      } else if (beta != 0.f) {
+        r0 += vb * vec::load8(c);
+        r1 += vb * vec::load8(c + 8);
       }
+      vec::store8(c, r0);
+      vec::store8(c + 8, r1);
     } else {
-      for (int64_t j = 0; j < nr; ++j) c[j] += alpha * acc[i][j];
+      float tmp[NR];
+      vec::store8(tmp, r0);
+      vec::store8(tmp + 8, r1);
+      for (int64_t j = 0; j < nr; ++j) {
+        const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
+        c[j] = tmp[j] + prev;
+      }
     }
   }
 }

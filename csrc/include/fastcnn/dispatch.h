@@ -9,7 +9,8 @@
 // and defining them (csrc/cpu/kernels/<fam>.cpp):
 //   namespace fastcnn::cpu::FASTCNN_ISA_NAME { void foo_forward(...) { ... } }
 //
-// Built ISAs today: baseline only (the speed issue adds avx2 and avx512 here and in CMakeLists.txt).
+// Built ISAs today: baseline, and avx2 (AVX2 + FMA) on x86-64. Adding one (avx512): its flags in
+// CMakeLists.txt, its namespace in the two macros below, its case in cpu_features.cpp.
 #pragma once
 #include <string>
 #include <vector>
@@ -33,9 +34,23 @@ std::vector<std::string> cpu_isas();    // ISAs this CPU and OS can run
 
 }  // namespace fastcnn
 
+// Declares a family's kernels in every built ISA's namespace (FASTCNN_BUILT_<ISA> come from CMake).
+#ifdef FASTCNN_BUILT_AVX2
+#define FASTCNN_DECLARE_KERNELS(decls) \
+  namespace fastcnn::cpu::baseline {   \
+  decls                                \
+  }                                    \
+  namespace fastcnn::cpu::avx2 {       \
+  decls                                \
+  }
+// The kernel of the ISA chosen at first use; a well-predicted branch per call.
+#define FASTCNN_DISPATCH(fn)                                                            \
+  (::fastcnn::active_isa() == ::fastcnn::Isa::avx2 ? &::fastcnn::cpu::avx2::fn \
+                                                    : &::fastcnn::cpu::baseline::fn)
+#else
 #define FASTCNN_DECLARE_KERNELS(decls) \
   namespace fastcnn::cpu::baseline {   \
   decls                                \
   }
-
-#define FASTCNN_DISPATCH(fn) (::fastcnn::cpu::baseline::fn)
+#define FASTCNN_DISPATCH(fn) (&::fastcnn::cpu::baseline::fn)
+#endif
