@@ -91,3 +91,14 @@ def test_fastcnn_isa_unknown_or_unavailable_is_an_error():
     if missing:
         r = _info_in_subprocess(missing[0])
         assert r.returncode != 0 and "this CPU cannot run it" in r.stderr
+
+
+def test_integer_arguments_too_large_for_int64_are_value_errors():
+    import fastcnn.functional as F
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    w = np.zeros((1, 1, 1, 1), np.float32)
+    for kwargs in ({"stride": 2**63}, {"dilation": (1, 2**70)}, {"padding": 2**63}):
+        with pytest.raises(ValueError, match="overflow"):
+            F.conv2d(x, w, **kwargs)
+    with pytest.raises(ValueError, match="'kernel_size'"):
+        F.max_pool2d(x, 2**64)

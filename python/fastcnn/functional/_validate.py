@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 _MAX_ELEMENTS = (1 << 62) // 4  # the byte size of a float32 array must fit int64 with room
+_MAX_INT = 1 << 62  # integer arguments (sizes, strides, ...) stay far from int64 overflow
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -64,6 +65,8 @@ def integer(v, fn: str, name: str, minimum: int | None = None) -> int:
     v = int(v)
     if minimum is not None and v < minimum:
         raise error(fn, name, repr(v), f"an int >= {minimum}")
+    if abs(v) > _MAX_INT:
+        raise error(fn, name, repr(v), "an int of magnitude at most 2**62 (sizes overflow)")
     return v
 
 
@@ -96,6 +99,8 @@ def tuple_of(v, n: int, fn: str, name: str, minimum: int | None = None) -> tuple
         raise TypeError(f"{fn}: argument '{name}' got {v!r}, needed an int or a sequence of {n} ints")
     if minimum is not None and any(e < minimum for e in vals):
         raise error(fn, name, repr(v), f"values >= {minimum}")
+    if any(abs(e) > _MAX_INT for e in vals):
+        raise error(fn, name, repr(v), "values of magnitude at most 2**62 (sizes overflow)")
     return vals
 
 
@@ -160,4 +165,6 @@ def padding(pad, fn: str, in_sizes: Sequence[int], kernel_extents: Sequence[int]
                         f"pairs, or one of " + ", ".join(repr(m) for m in modes))
     if any(a < 0 or b < 0 for a, b in pairs):
         raise error(fn, name, repr(pad), "non-negative padding")
+    if any(a > _MAX_INT or b > _MAX_INT for a, b in pairs):
+        raise error(fn, name, repr(pad), "padding of at most 2**62 (sizes overflow)")
     return pairs
