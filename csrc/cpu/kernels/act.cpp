@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/vec/math.h"
+#include "cpu/vec/reduce.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
@@ -153,19 +155,19 @@ void rrelu_backward(const float* dy, const float* slope, float* dx, int64_t n) {
 
 void elu_forward(const float* x, float* y, int64_t n, float alpha) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+    for (int64_t i = b; i < e; ++i) y[i] = vec::select(x[i] > 0.0f, x[i], alpha * vec::expm1_f(x[i]));
   });
 }
 
 void elu_backward(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha * std::exp(x[i]);
+    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha * vec::exp_f(x[i]));
   });
 }
 
 void sigmoid_forward(const float* x, float* y, int64_t n) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+    for (int64_t i = b; i < e; ++i) y[i] = vec::sigmoid_f(x[i]);
   });
 }
 
@@ -173,7 +175,7 @@ void sigmoid_forward(const float* x, float* y, int64_t n) {
 void sigmoid_backward(const float* dy, const float* x, float* dx, int64_t n) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const float t = std::exp(-std::fabs(x[i])), d = 1.0f + t;
+      const float t = vec::exp_f(-std::fabs(x[i])), d = 1.0f + t;
       dx[i] = dy[i] * (t / (d * d));
     }
   });
@@ -181,15 +183,16 @@ void sigmoid_backward(const float* dy, const float* x, float* dx, int64_t n) {
 
 void tanh_forward(const float* x, float* y, int64_t n) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = std::tanh(x[i]);
+    for (int64_t i = b; i < e; ++i) y[i] = vec::tanh_f(x[i]);
   });
 }
 
+// tanh' = 1 - tanh^2 = 4t/(1+t)^2 with t = exp(-2|x|): no cancellation in 1 - tanh^2 for large x.
 void tanh_backward(const float* dy, const float* x, float* dx, int64_t n) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const float t = std::tanh(x[i]);
-      dx[i] = dy[i] * (1.0f - t * t);
+      const float t = vec::exp_f(-2.0f * std::fabs(x[i])), d = 1.0f + t;
+      dx[i] = dy[i] * (4.0f * t / (d * d));
     }
   });
 }
@@ -207,32 +210,27 @@ constexpr int64_t kBlock = 256;
 
 enum class Pass { forward, backward };
 
-// One contiguous row of D elements.
+// One contiguous row of D elements; e = exp(x - max) goes to `out` first (a loop of its own, so it
+// vectorizes), the sums over the row are vec::sum_f64.
 template <bool kLog, Pass kPass>
 void softmax_row(const float* x, const float* dy, float* out, int64_t D) {
   float m = -kInf;
   for (int64_t d = 0; d < D; ++d) m = x[d] > m ? x[d] : m;
-  double s = 0.0;
-  for (int64_t d = 0; d < D; ++d) s += std::exp(x[d] - m);
+  for (int64_t d = 0; d < D; ++d) out[d] = vec::exp_f(x[d] - m);
+  const double s = vec::sum_f64(D, [&](int64_t d) { return static_cast<double>(out[d]); });
   const double inv_s = 1.0 / s;
   const float log_s = static_cast<float>(std::log(s));
   if (kPass == Pass::forward) {
     for (int64_t d = 0; d < D; ++d)
-      out[d] = kLog ? (x[d] - m) - log_s : static_cast<float>(std::exp(x[d] - m) * inv_s);
+      out[d] = kLog ? (x[d] - m) - log_s : static_cast<float>(out[d] * inv_s);
   } else if (kLog) {  // dx = dy - softmax(x) * sum(dy)
-    double sum_dy = 0.0;
-    for (int64_t d = 0; d < D; ++d) sum_dy += dy[d];
-    const float g = static_cast<float>(sum_dy);
-    for (int64_t d = 0; d < D; ++d) out[d] = dy[d] - std::exp((x[d] - m) - log_s) * g;
-  } else {  // dx = y * (dy - sum(dy * y)), pivoted on c; e kept in dx between the passes
+    const float g = static_cast<float>(vec::sum_f64(D, [&](int64_t d) { return static_cast<double>(dy[d]); }));
+    for (int64_t d = 0; d < D; ++d) out[d] = dy[d] - static_cast<float>(out[d] * inv_s) * g;
+  } else {  // dx = y * (dy - sum(dy * y)), pivoted on c
     float c = 0.0f;
     for (int64_t d = 0; d < D; ++d) c = x[d] == m ? dy[d] : c;
-    double dot = 0.0;
-    for (int64_t d = 0; d < D; ++d) {
-      out[d] = std::exp(x[d] - m);
-      dot += (static_cast<double>(dy[d]) - c) * out[d];
-    }
-    dot *= inv_s;
+    const double dot =
+        inv_s * vec::sum_f64(D, [&](int64_t d) { return (static_cast<double>(dy[d]) - c) * out[d]; });
     for (int64_t d = 0; d < D; ++d)
       out[d] = static_cast<float>(out[d] * inv_s * ((static_cast<double>(dy[d]) - c) - dot));
   }
@@ -250,7 +248,7 @@ void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64
   }
   for (int64_t d = 0; d < D; ++d) {
     const float* xr = x + d * I;
-    for (int64_t i = 0; i < w; ++i) s[i] += std::exp(xr[i] - m[i]);
+    for (int64_t i = 0; i < w; ++i) s[i] += vec::exp_f(xr[i] - m[i]);
   }
   for (int64_t i = 0; i < w; ++i) {
     log_s[i] = static_cast<float>(std::log(s[i]));
@@ -261,7 +259,7 @@ void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64
       const float* xr = x + d * I;
       float* yr = out + d * I;
       for (int64_t i = 0; i < w; ++i)
-        yr[i] = kLog ? (xr[i] - m[i]) - log_s[i] : static_cast<float>(std::exp(xr[i] - m[i]) * s[i]);
+        yr[i] = kLog ? (xr[i] - m[i]) - log_s[i] : static_cast<float>(vec::exp_f(xr[i] - m[i]) * s[i]);
     }
     return;
   }
@@ -274,7 +272,7 @@ void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64
     for (int64_t d = 0; d < D; ++d) {
       const float *xr = x + d * I, *dyr = dy + d * I;
       float* dxr = out + d * I;
-      for (int64_t i = 0; i < w; ++i) dxr[i] = dyr[i] - std::exp((xr[i] - m[i]) - log_s[i]) * g[i];
+      for (int64_t i = 0; i < w; ++i) dxr[i] = dyr[i] - vec::exp_f((xr[i] - m[i]) - log_s[i]) * g[i];
     }
     return;
   }
@@ -288,7 +286,7 @@ void softmax_block(const float* x, const float* dy, float* out, int64_t D, int64
     const float *xr = x + d * I, *dyr = dy + d * I;
     float* dxr = out + d * I;
     for (int64_t i = 0; i < w; ++i) {
-      dxr[i] = std::exp(xr[i] - m[i]);
+      dxr[i] = vec::exp_f(xr[i] - m[i]);
       acc[i] += (static_cast<double>(dyr[i]) - c[i]) * dxr[i];
     }
   }

@@ -1,25 +1,27 @@
-// Fused softmax + cross-entropy: each row's log-sum-exp in double, shifted by the row maximum.
+// Fused softmax + cross-entropy: each row's log-sum-exp shifted by the row maximum, exp in float
+// (vec::exp_f, vectorized), the sum and the log in double.
 #include "cpu/kernels/loss.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "cpu/vec/math.h"
+#include "cpu/vec/reduce.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
 
 namespace {
 
-// Row max and log(sum(exp(z - max))) of one row of K logits.
-inline void row_lse(const float* z, int64_t K, double& max, double& log_sum) {
+// Row max of one row of K logits, e = exp(z - max) into e (K floats), and sum(e) in double.
+inline void row_exp_sum(const float* z, int64_t K, float* e, double& max, double& sum) {
   float m = z[0];
   for (int64_t k = 1; k < K; ++k) m = std::max(m, z[k]);
   if (std::isnan(m)) m = z[0];  // a NaN anywhere must reach the result, not be skipped by max
-  double sum = 0;
-  for (int64_t k = 0; k < K; ++k) sum += std::exp(static_cast<double>(z[k]) - m);
+  for (int64_t k = 0; k < K; ++k) e[k] = vec::exp_f(z[k] - m);
   max = m;
-  log_sum = std::log(sum);
+  sum = vec::sum_f64(K, [&](int64_t k) { return static_cast<double>(e[k]); });
 }
 
 int64_t row_grain(int64_t K) { return kParallelGrain / std::max<int64_t>(1, 8 * K); }
@@ -35,10 +37,13 @@ double cross_entropy_forward(const float* z, const int64_t* ids, const float* pr
   row_loss.resize(N);
   double* rl = row_loss.data();
   parallel_for(0, N, row_grain(K), [&](int64_t n0, int64_t n1) {
+    static thread_local std::vector<float> exps;  // exp(z - max) of one row, per thread
+    if (static_cast<int64_t>(exps.size()) < K) exps.resize(K);
     for (int64_t n = n0; n < n1; ++n) {
       const float* zr = z + n * K;
-      double max, log_sum;
-      row_lse(zr, K, max, log_sum);
+      double max, sum;
+      row_exp_sum(zr, K, exps.data(), max, sum);
+      const double log_sum = std::log(sum);
       // -sum_k t_k log softmax_k = sum_k t_k (max - z_k) + sum(t) log_sum, kept in that form so
       // that log_sum is not lost against a huge max.
       if (ids) {
@@ -67,18 +72,18 @@ void cross_entropy_backward(const float* z, const int64_t* ids, const float* pro
     for (int64_t n = n0; n < n1; ++n) {
       const float* zr = z + n * K;
       float* dr = dz + n * K;
-      double max, log_sum;
-      row_lse(zr, K, max, log_sum);
-      auto softmax = [&](int64_t k) { return std::exp((zr[k] - max) - log_sum); };
+      double max, sum;
+      row_exp_sum(zr, K, dr, max, sum);  // dr holds e = exp(z - max) until overwritten
+      const double inv_sum = 1.0 / sum;
       if (ids) {
-        for (int64_t k = 0; k < K; ++k) dr[k] = static_cast<float>(softmax(k) * inv_n);
-        dr[ids[n]] = static_cast<float>((softmax(ids[n]) - 1.0) * inv_n);
+        const double e_id = dr[ids[n]];
+        for (int64_t k = 0; k < K; ++k) dr[k] = static_cast<float>(dr[k] * inv_sum * inv_n);
+        dr[ids[n]] = static_cast<float>((e_id * inv_sum - 1.0) * inv_n);
       } else {
         const float* tr = probs + n * K;
         double st = 0;
         for (int64_t k = 0; k < K; ++k) st += tr[k];
-        for (int64_t k = 0; k < K; ++k)
-          dr[k] = static_cast<float>((softmax(k) * st - tr[k]) * inv_n);
+        for (int64_t k = 0; k < K; ++k) dr[k] = static_cast<float>((dr[k] * inv_sum * st - tr[k]) * inv_n);
       }
     }
   });
