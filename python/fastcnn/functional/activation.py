@@ -8,6 +8,8 @@ their backward ops take those instead of x.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import _C
@@ -52,9 +54,11 @@ def _number(v, fn: str, name: str) -> float:
 def _seed(seed, fn: str) -> int:
     if seed is None:
         return _random.next_seed()
-    seed = V.integer(seed, fn, "seed", minimum=0)
-    if seed >= 1 << 64:
-        raise V.error(fn, "seed", repr(seed), "an int < 2**64")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{fn}: argument 'seed' got {seed!r} ({type(seed).__name__}), needed an int")
+    seed = int(seed)
+    if not 0 <= seed < 1 << 64:
+        raise V.error(fn, "seed", repr(seed), "an int in [0, 2**64)")
     return seed
 
 
