@@ -5,8 +5,8 @@ The mixin relies on the model-core contract: ``forward(x, training)``, ``backwar
 ``build()``, ``built``.
 
 Inputs are (N, C, H, W) arrays (a list of them for several model inputs), float or uint8 (uint8
-is scaled to [0, 1]); Keras-shaped (N, H, W) images get a channel axis when the model wants
-(1, H, W). Targets are class ids (N,) or one-hot / probabilities (N, classes). Batches are
+is scaled to [0, 1]), or objects that make batches on demand (``_is_lazy``); Keras-shaped
+(N, H, W) images get a channel axis when the model wants (1, H, W). Targets are class ids (N,) or one-hot / probabilities (N, classes). Batches are
 converted one at a time into a reused float32 buffer, so the whole set is never copied.
 """
 from __future__ import annotations
@@ -30,6 +30,12 @@ def _shape_str(shape) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def _is_lazy(a) -> bool:
+    """A dataset object that makes its batches on demand: .shape, .dtype, .ndim, __len__ and
+    __getitem__ (slice or index array) returning numpy arrays — e.g. resized images."""
+    return all(hasattr(a, k) for k in ("shape", "dtype", "ndim", "__len__", "__getitem__"))
+
+
 class _Inputs:
     """The model's inputs checked against its input shapes, sliced and converted per batch."""
 
@@ -41,12 +47,12 @@ class _Inputs:
         self.arrays, self.scales = [], []
         for i, (a, expected) in enumerate(zip(arrays, input_shapes)):
             name = "x" if len(arrays) == 1 else f"x[{i}]"
-            if not isinstance(a, np.ndarray):
+            if not isinstance(a, np.ndarray) and not _is_lazy(a):
                 a = np.asarray(a)
             if a.dtype.kind not in "biuf":
                 raise TypeError(f"{fn}: argument '{name}' got dtype {a.dtype}, needed a numeric array")
             expected = tuple(int(s) for s in expected)
-            if a.ndim == len(expected) and len(expected) >= 2 and expected[0] == 1 \
+            if isinstance(a, np.ndarray) and a.ndim == len(expected) and len(expected) >= 2 and expected[0] == 1 \
                     and tuple(a.shape[1:]) == expected[1:]:
                 a = a.reshape(a.shape[0], *expected)          # Keras-style (N, H, W) grey images
             if a.ndim != len(expected) + 1 or tuple(a.shape[1:]) != expected:
