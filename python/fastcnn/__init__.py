@@ -8,10 +8,15 @@ from __future__ import annotations
 from . import _C
 from . import functional
 from ._random import seed
+# Training and IO (train branch)
+from . import optim, callbacks, datasets
+from .saving import load_model
+from .plot import plot_history
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "info", "set_num_threads", "get_num_threads", "seed", "__version__"]
+__all__ = ["functional", "info", "set_num_threads", "get_num_threads", "seed", "__version__",
+           "optim", "callbacks", "datasets", "load_model", "plot_history"]
 
 
 def set_num_threads(n: int) -> None:

@@ -97,9 +97,9 @@ def _write_json_atomic(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
-def _make_model(name: str, input_shape, num_classes: int = 10):
+def _make_model(name: str, input_shape, num_classes: int | None = 10):
     from . import models
-    kwargs = {"num_classes": num_classes}
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
     model = models.get(name, **kwargs)
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="print a network's layers, output shapes and parameter counts")
     s.add_argument("model", metavar="MODEL", choices=models.NAMES, help="one of: " + ", ".join(models.NAMES))
     s.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W")
-    s.add_argument("--num-classes", type=_positive(int), default=10, help="default 10")
+    s.add_argument("--num-classes", type=_positive(int), default=None, help="default: the model's own")
     s.set_defaults(run=_summary)
 
     i = sub.add_parser("info", help="print version, compiler, OpenMP, ISA and CUDA facts")
