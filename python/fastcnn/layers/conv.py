@@ -1,0 +1,270 @@
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose (NCHW; kernels laid out as fastcnn.functional)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import functional as F
+from ..functional import _validate as V
+from . import initializers
+from .activation import activation_backward, activation_forward, check_activation
+from .base import Layer, register
+
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
+
+
+def _check_padding(padding, n: int, owner: str):
+    """Validate a padding spec now (sizes unknown yet), returning it JSON-friendly."""
+    V.padding(padding, owner, [1] * n, [1] * n, [1] * n)
+    if isinstance(padding, str):
+        return padding.lower()
+    if isinstance(padding, numbers.Integral):
+        return int(padding)
+    return [list(p) if isinstance(p, (tuple, list)) else int(p) for p in padding]
+
+
+def _as_call_padding(padding):
+    """The padding spec as the functional ops take it (tuples, not lists)."""
+    if isinstance(padding, list):
+        return tuple(tuple(p) if isinstance(p, list) else p for p in padding)
+    return padding
+
+
+class _Conv(Layer):
+    """Shared by Conv1D and Conv2D: n spatial dimensions, kernel (K, C/groups, *kernel_size)."""
+
+    _ndim = 2
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", dilation=1, groups: int = 1,
+                 use_bias: bool = True, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        owner, n = type(self).__name__, self._ndim
+        self.filters = V.integer(filters, owner, "filters", 1)
+        self.kernel_size = V.tuple_of(kernel_size, n, owner, "kernel_size", 1)
+        self.strides = V.tuple_of(strides, n, owner, "strides", 1)
+        self.dilation = V.tuple_of(dilation, n, owner, "dilation", 1)
+        self.groups = V.integer(groups, owner, "groups", 1)
+        if self.filters % self.groups:
+            raise ValueError(f"{owner}: argument 'filters' got {self.filters}, needed a multiple of "
+                             f"groups={self.groups}")
+        self.padding = _check_padding(padding, n, owner)
+        self.use_bias = bool(use_bias)
+        self.activation = check_activation(activation, owner)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def _extents(self):
+        return [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
+
+    def compute_output_shape(self, input_shape):
+        n = self._ndim
+        if len(input_shape) != n + 1:
+            raise ValueError(f"needed {n + 1} dimensions ({'C, L' if n == 1 else 'C, H, W'}) per sample")
+        c, sizes = input_shape[0], input_shape[1:]
+        if c % self.groups:
+            raise ValueError(f"{c} input channels are not divisible by groups={self.groups}")
+        pads = V.padding(_as_call_padding(self.padding), type(self).__name__, sizes, self._extents(), self.strides)
+        out = []
+        for size, (p0, p1), ext, s in zip(sizes, pads, self._extents(), self.strides):
+            if size + p0 + p1 < ext:
+                raise ValueError(f"the (dilated) kernel {tuple(self._extents())} is larger than the padded "
+                                 f"input {tuple(sz + a + b for sz, (a, b) in zip(sizes, pads))}")
+            out.append((size + p0 + p1 - ext) // s + 1)
+        return (self.filters, *out)
+
+    def build(self, input_shape):
+        c = input_shape[0]
+        shape = (self.filters, c // self.groups, *self.kernel_size)
+        self.add_param("kernel", shape, self.kernel_initializer)
+        if self.use_bias:
+            self.add_param("bias", (self.filters,), self.bias_initializer)
+
+    def _kwargs(self):
+        one = self._ndim == 1
+        return dict(stride=self.strides[0] if one else self.strides, padding=_as_call_padding(self.padding),
+                    dilation=self.dilation[0] if one else self.dilation, groups=self.groups)
+
+    def forward(self, x, training):
+        w = self.params["kernel"].value
+        b = self.params["bias"].value if self.use_bias else None
+        z = self._conv(x, w, b, **self._kwargs())
+        y = z if self.activation is None else activation_forward(self.activation, z)
+        if training:
+            self.cache = (x, z)
+        return y
+
+    def backward(self, dy):
+        x, z = self.cache
+        if self.activation is not None:
+            dy = activation_backward(self.activation, dy, z)
+        w = self.params["kernel"]
+        b = self.params["bias"] if self.use_bias else None
+        dx, dw, db = self._conv_backward(dy, x, w.value, None if b is None else b.value, **self._kwargs())
+        np.copyto(w.grad, dw)
+        if b is not None:
+            np.copyto(b.grad, db)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "dilation": list(self.dilation),
+                "groups": self.groups, "use_bias": self.use_bias, "activation": self.activation,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+@register
+class Conv1D(_Conv):
+    """1-D convolution: (N, C, L) -> (N, filters, L'); kernel (filters, C/groups, k)."""
+
+    _ndim = 1
+    _prefix = "conv1d"
+
+    @staticmethod
+    def _conv(x, w, b, **kw):
+        return F.conv1d(x, w, b, **kw)
+
+    @staticmethod
+    def _conv_backward(dy, x, w, b, **kw):
+        return F.conv1d_backward(dy, x, w, b, **kw)
+
+
+@register
+class Conv2D(_Conv):
+    """2-D convolution: (N, C, H, W) -> (N, filters, P, Q); kernel (filters, C/groups, kh, kw).
+
+    padding: an int, a pair, ((top, bottom), (left, right)), or 'valid' | 'same' | 'full'.
+    """
+
+    _ndim = 2
+    _prefix = "conv2d"
+
+    @staticmethod
+    def _conv(x, w, b, **kw):
+        return F.conv2d(x, w, b, **kw)
+
+    @staticmethod
+    def _conv_backward(dy, x, w, b, **kw):
+        return F.conv2d_backward(dy, x, w, b, **kw)
+
+
+@register
+class Conv2DTranspose(Layer):
+    """Transposed 2-D convolution: (N, C, H, W) -> (N, filters, P, Q); kernel (C, filters/groups, kh, kw).
+
+    padding: 'valid' gives P = (H-1)*stride + dilated kernel; 'same' gives P = H*stride; 'full' crops
+    dilated kernel - 1 on each side (the transpose of a 'full' convolution); an int or a pair crops that
+    much on each side. output_padding adds rows/columns at the bottom/right (as PyTorch).
+    """
+
+    _prefix = "conv2d_transpose"
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", output_padding=0, dilation=1,
+                 groups: int = 1, use_bias: bool = True, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        owner = "Conv2DTranspose"
+        self.filters = V.integer(filters, owner, "filters", 1)
+        self.kernel_size = V.tuple_of(kernel_size, 2, owner, "kernel_size", 1)
+        self.strides = V.tuple_of(strides, 2, owner, "strides", 1)
+        self.dilation = V.tuple_of(dilation, 2, owner, "dilation", 1)
+        self.output_padding = V.tuple_of(output_padding, 2, owner, "output_padding", 0)
+        self.groups = V.integer(groups, owner, "groups", 1)
+        if self.filters % self.groups:
+            raise ValueError(f"{owner}: argument 'filters' got {self.filters}, needed a multiple of "
+                             f"groups={self.groups}")
+        if isinstance(padding, str):
+            if padding.lower() not in ("valid", "same", "full"):
+                raise ValueError(f"{owner}: argument 'padding' got {padding!r}, needed an int, a pair, or one "
+                                 f"of 'valid', 'same', 'full'")
+            self.padding = padding.lower()
+        else:
+            self.padding = list(V.tuple_of(padding, 2, owner, "padding", 0))
+        if isinstance(padding, str) and padding.lower() == "same" and any(self.output_padding):
+            raise ValueError(f"{owner}: argument 'output_padding' got {output_padding!r}, needed 0 with "
+                             f"padding='same' (the output size is fixed at H*stride)")
+        self.use_bias = bool(use_bias)
+        self.activation = check_activation(activation, owner)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._call_padding = None  # (padding, output_padding) as passed to conv_transpose2d
+
+    def _resolve(self):
+        """(padding pair, output_padding pair) for conv_transpose2d."""
+        exts = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
+        if self.padding == "valid":
+            return (0, 0), self.output_padding
+        if self.padding == "full":
+            return tuple(e - 1 for e in exts), self.output_padding
+        if self.padding == "same":  # crop ext - stride in total; an odd crop takes one more and adds it back
+            pads, outs = [], []
+            for e, s in zip(exts, self.strides):
+                crop = e - s
+                if crop < 0:
+                    pads.append(0), outs.append(-crop)
+                else:
+                    p = -(-crop // 2)
+                    pads.append(p), outs.append(2 * p - crop)
+            return tuple(pads), tuple(outs)
+        return tuple(self.padding), self.output_padding
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError("needed 3 dimensions (C, H, W) per sample")
+        c = input_shape[0]
+        if c % self.groups:
+            raise ValueError(f"{c} input channels are not divisible by groups={self.groups}")
+        pads, outs = self._resolve()
+        for op, s, d in zip(outs, self.strides, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"padding {self.padding!r} needs output_padding {tuple(outs)}, which must be "
+                                 f"smaller than the stride or the dilation (use an odd kernel or a larger stride)")
+        return (self.filters, *[(size - 1) * s - 2 * p + d * (k - 1) + 1 + op for size, s, p, d, k, op in
+                                zip(input_shape[1:], self.strides, pads, self.dilation, self.kernel_size, outs)])
+
+    def build(self, input_shape):
+        c = input_shape[0]
+        k_per_group = self.filters // self.groups
+        rf = self.kernel_size[0] * self.kernel_size[1]
+        # each output sums over C/groups * kh*kw inputs (stride aside); fans as for the forward conv
+        fan = ((c // self.groups) * rf, k_per_group * rf)
+        self.add_param("kernel", (c, k_per_group, *self.kernel_size), self.kernel_initializer, fan=fan)
+        if self.use_bias:
+            self.add_param("bias", (self.filters,), self.bias_initializer)
+        self._call_padding = self._resolve()
+
+    def _kwargs(self):
+        pads, outs = self._call_padding
+        return dict(stride=self.strides, padding=pads, output_padding=outs, dilation=self.dilation,
+                    groups=self.groups)
+
+    def forward(self, x, training):
+        w = self.params["kernel"].value
+        b = self.params["bias"].value if self.use_bias else None
+        z = F.conv_transpose2d(x, w, b, **self._kwargs())
+        y = z if self.activation is None else activation_forward(self.activation, z)
+        if training:
+            self.cache = (x, z)
+        return y
+
+    def backward(self, dy):
+        x, z = self.cache
+        if self.activation is not None:
+            dy = activation_backward(self.activation, dy, z)
+        w = self.params["kernel"]
+        b = self.params["bias"] if self.use_bias else None
+        dx, dw, db = F.conv_transpose2d_backward(dy, x, w.value, None if b is None else b.value, **self._kwargs())
+        np.copyto(w.grad, dw)
+        if b is not None:
+            np.copyto(b.grad, db)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "output_padding": list(self.output_padding), "dilation": list(self.dilation),
+                "groups": self.groups, "use_bias": self.use_bias, "activation": self.activation,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

@@ -1,0 +1,180 @@
+"""Dense, Flatten, BatchNorm, LocalResponseNorm, Dropout."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _random
+from .. import functional as F
+from ..functional import _validate as V
+from . import initializers
+from .activation import activation_backward, activation_forward, check_activation
+from .base import Layer, register
+
+__all__ = ["Dense", "Flatten", "BatchNorm", "LocalResponseNorm", "Dropout"]
+
+
+@register
+class Dense(Layer):
+    """Fully connected: (N, in) -> (N, units); kernel (units, in) as fastcnn.functional.linear."""
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = V.integer(units, "Dense", "units", 1)
+        self.activation = check_activation(activation, "Dense")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"needed a flat (features,) input; put a Flatten or GlobalAvgPool2D before it")
+        return (self.units,)
+
+    def build(self, input_shape):
+        self.add_param("kernel", (self.units, input_shape[0]), self.kernel_initializer)
+        if self.use_bias:
+            self.add_param("bias", (self.units,), self.bias_initializer)
+
+    def forward(self, x, training):
+        b = self.params["bias"].value if self.use_bias else None
+        z = F.linear(x, self.params["kernel"].value, b)
+        y = z if self.activation is None else activation_forward(self.activation, z)
+        if training:
+            self.cache = (x, z)
+        return y
+
+    def backward(self, dy):
+        x, z = self.cache
+        if self.activation is not None:
+            dy = activation_backward(self.activation, dy, z)
+        w = self.params["kernel"]
+        b = self.params["bias"] if self.use_bias else None
+        dx, dw, db = F.linear_backward(dy, x, w.value, None if b is None else b.value)
+        np.copyto(w.grad, dw)
+        if b is not None:
+            np.copyto(b.grad, db)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+@register
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W) (a view)."""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training):
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape((dy.shape[0], *self.input_shape))
+
+
+@register
+class BatchNorm(Layer):
+    """Batch normalization over axis 1 for (N, C) or (N, C, H, W), with PyTorch's semantics.
+
+    Trainable gamma (ones) and beta (zeros); moving_mean (zeros) and moving_var (ones) in layer.state,
+    updated in place in training: running = (1 - momentum) * running + momentum * batch statistic
+    (unbiased variance).
+    """
+
+    def __init__(self, momentum: float = 0.1, eps: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = V.real(momentum, "BatchNorm", "momentum", 0.0, 1.0)
+        self.eps = V.real(eps, "BatchNorm", "eps", 0.0, lo_open=True)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) not in (1, 3):
+            raise ValueError("needed (C,) or (C, H, W) per sample")
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        c = input_shape[0]
+        self.add_param("gamma", (c,), "ones")
+        self.add_param("beta", (c,), "zeros")
+        self.add_state("moving_mean", np.zeros(c, np.float32))
+        self.add_state("moving_var", np.ones(c, np.float32))
+
+    def _args(self):
+        return (self.params["gamma"].value, self.params["beta"].value, self.state["moving_mean"],
+                self.state["moving_var"])
+
+    def forward(self, x, training):
+        if training:
+            self.cache = x
+        return F.batch_norm(x, *self._args(), training=bool(training), momentum=self.momentum, eps=self.eps)
+
+    def backward(self, dy):
+        dx, dgamma, dbeta = F.batch_norm_backward(dy, self.cache, *self._args(), training=True,
+                                                  momentum=self.momentum, eps=self.eps)
+        np.copyto(self.params["gamma"].grad, dgamma)
+        np.copyto(self.params["beta"].grad, dbeta)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "eps": self.eps}
+
+
+@register
+class LocalResponseNorm(Layer):
+    """Local response normalization across channels (AlexNet, GoogLeNet; PyTorch's definition)."""
+
+    _prefix = "lrn"
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size = V.integer(size, "LocalResponseNorm", "size", 1)
+        self.alpha = V.real(alpha, "LocalResponseNorm", "alpha")
+        self.beta = V.real(beta, "LocalResponseNorm", "beta")
+        self.k = V.real(k, "LocalResponseNorm", "k")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError("needed (C, ...) with at least one spatial dimension")
+        return tuple(input_shape)
+
+    def _kwargs(self):
+        return dict(size=self.size, alpha=self.alpha, beta=self.beta, k=self.k)
+
+    def forward(self, x, training):
+        if training:
+            self.cache = x
+        return F.local_response_norm(x, **self._kwargs())
+
+    def backward(self, dy):
+        return F.local_response_norm_backward(dy, self.cache, **self._kwargs())[0]
+
+    def get_config(self):
+        return {**super().get_config(), **self._kwargs()}
+
+
+@register
+class Dropout(Layer):
+    """Zeroes each element with probability rate in training and scales the rest by 1/(1-rate)."""
+
+    def __init__(self, rate: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = V.real(rate, "Dropout", "rate", 0.0, 1.0, hi_open=True)
+
+    def forward(self, x, training):
+        if not training or self.rate == 0.0:
+            self.cache = None
+            return x
+        y, mask = F.dropout(x, self.rate, True, seed=_random.next_seed())
+        self.cache = mask
+        return y
+
+    def backward(self, dy):
+        if self.cache is None:
+            return dy
+        return F.dropout_backward(dy, self.cache, self.rate)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}

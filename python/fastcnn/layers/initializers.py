@@ -1,0 +1,136 @@
+"""Weight initializers (Keras' names and formulas); all draw from fastcnn's seeded generator.
+
+Identifiers: 'glorot_uniform' (the default for kernels, as Keras), 'glorot_normal', 'he_normal',
+'he_uniform', 'zeros', 'ones', an Initializer instance such as Constant(0.1), or its config dict
+{"class_name": "Constant", "config": {"value": 0.1}}.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _random
+
+__all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "Zeros", "Ones",
+           "Constant", "get", "serialize", "compute_fans"]
+
+
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) for a (out, in, *kernel) weight (fastcnn's layout for conv and dense)."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+class Initializer:
+    def __call__(self, shape: tuple[int, ...], fan: tuple[int, int] | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+
+class GlorotUniform(Initializer):
+    """U(-l, l) with l = sqrt(6 / (fan_in + fan_out))."""
+
+    def __call__(self, shape, fan=None):
+        fan_in, fan_out = fan or compute_fans(shape)
+        limit = math.sqrt(6.0 / max(fan_in + fan_out, 1))
+        return _random.rng().uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+class GlorotNormal(Initializer):
+    """Truncated normal (at 2 std) with std = sqrt(2 / (fan_in + fan_out)), as Keras."""
+
+    def __call__(self, shape, fan=None):
+        fan_in, fan_out = fan or compute_fans(shape)
+        return _truncated_normal(shape, math.sqrt(2.0 / max(fan_in + fan_out, 1)))
+
+
+class HeNormal(Initializer):
+    """Truncated normal (at 2 std) with std = sqrt(2 / fan_in), as Keras."""
+
+    def __call__(self, shape, fan=None):
+        fan_in, _ = fan or compute_fans(shape)
+        return _truncated_normal(shape, math.sqrt(2.0 / max(fan_in, 1)))
+
+
+class HeUniform(Initializer):
+    """U(-l, l) with l = sqrt(6 / fan_in)."""
+
+    def __call__(self, shape, fan=None):
+        fan_in, _ = fan or compute_fans(shape)
+        limit = math.sqrt(6.0 / max(fan_in, 1))
+        return _random.rng().uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        self.value = float(value)
+
+    def __call__(self, shape, fan=None):
+        return np.full(shape, self.value, dtype=np.float32)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+def _truncated_normal(shape, std: float) -> np.ndarray:
+    # Keras' truncated normal: redraw values beyond 2 std; its std correction 0.8796 keeps the variance.
+    std = std / 0.87962566103423978
+    rng = _random.rng()
+    out = rng.normal(0.0, std, size=shape)
+    bad = np.abs(out) > 2 * std
+    while bad.any():
+        out[bad] = rng.normal(0.0, std, size=int(bad.sum()))
+        bad = np.abs(out) > 2 * std
+    return out.astype(np.float32)
+
+
+_BY_NAME = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
+            "he_uniform": HeUniform, "zeros": Zeros, "ones": Ones}
+_BY_CLASS = {c.__name__: c for c in (GlorotUniform, GlorotNormal, HeNormal, HeUniform, Zeros, Ones, Constant)}
+
+
+def get(identifier) -> Initializer:
+    """An Initializer from a name, a config dict, or an Initializer."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS:
+        return _BY_CLASS[identifier["class_name"]](**identifier.get("config", {}))
+    raise ValueError(f"initializers.get: argument 'identifier' got {identifier!r}, needed one of "
+                     f"{', '.join(repr(n) for n in _BY_NAME)}, an Initializer, or its config dict")
+
+
+def serialize(init) -> str | dict:
+    """The JSON-able form of an initializer identifier (a name where one exists)."""
+    init = get(init)
+    for name, cls in _BY_NAME.items():
+        if type(init) is cls:
+            return name
+    return {"class_name": type(init).__name__, "config": init.get_config()}
