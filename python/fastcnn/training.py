@@ -44,7 +44,7 @@ class _Inputs:
         if len(arrays) != len(input_shapes):
             raise ValueError(f"{fn}: argument 'x' got {len(arrays)} arrays, needed {len(input_shapes)} "
                              f"(one per model input)")
-        self.arrays, self.scales = [], []
+        self.arrays, self.scales = [], []   # scales: the divisor for uint8 input, else None
         for i, (a, expected) in enumerate(zip(arrays, input_shapes)):
             name = "x" if len(arrays) == 1 else f"x[{i}]"
             if not isinstance(a, np.ndarray) and not _is_lazy(a):
@@ -59,7 +59,7 @@ class _Inputs:
                 raise ValueError(f"{fn}: argument '{name}' got shape {_shape_str(a.shape)}, needed "
                                  f"(N, {', '.join(map(str, expected))}) for model input {i}")
             self.arrays.append(a)
-            self.scales.append(np.float32(1 / 255) if a.dtype == np.uint8 else None)
+            self.scales.append(np.float32(255) if a.dtype == np.uint8 else None)
         n = {len(a) for a in self.arrays}
         if len(n) != 1:
             raise ValueError(f"{fn}: argument 'x' got inputs of different lengths {sorted(n)}, needed one N")
@@ -76,8 +76,8 @@ class _Inputs:
             if buf is None or len(buf) < m:
                 buf = self._buffers[i] = np.empty((m, *a.shape[1:]), dtype=np.float32)
             dst = buf[:m]
-            if scale is not None:
-                np.multiply(src, scale, out=dst, casting="unsafe")
+            if scale is not None:        # uint8 -> [0, 1], as x.astype(np.float32) / 255
+                np.divide(src, scale, out=dst, casting="unsafe")
             else:
                 np.copyto(dst, src, casting="unsafe")
             out.append(dst)
@@ -174,13 +174,14 @@ class TrainingMixin:
         if not self.compiled:
             raise RuntimeError(f"{fn}: the model is not compiled; call model.compile(optimizer, loss) first")
 
-    def _ensure_built(self, x) -> None:
+    def _build_for(self, x) -> None:
+        """Build an unbuilt model (a Sequential without an input shape) for the data's sample shape."""
         if not self.built:
             first = x[0] if isinstance(x, (list, tuple)) else x
-            self.build(tuple(np.shape(first)[1:]))
+            self.build(tuple(first.shape[1:]) if hasattr(first, "shape") else np.shape(first)[1:])
 
-    def _inputs(self, x, fn: str) -> _Inputs:
-        self._ensure_built(x)
+    def _data_inputs(self, x, fn: str) -> _Inputs:
+        self._build_for(x)
         return _Inputs(x, _shapes(self.input_shapes), fn)
 
     def _num_classes(self) -> int:
@@ -198,14 +199,14 @@ class TrainingMixin:
         for name, v, lo in (("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ValueError(f"fit: argument '{name}' got {v!r}, needed an int >= {lo}")
-        inputs = self._inputs(x, "fit")
+        inputs = self._data_inputs(x, "fit")
         targets = _targets(y, inputs.n, self._num_classes(), "fit")
         if inputs.n == 0:
             raise ValueError("fit: argument 'x' got 0 samples, needed at least one")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: argument 'validation_data' needed a pair (x_val, y_val)")
-            val_inputs = self._inputs(validation_data[0], "fit (validation_data)")
+            val_inputs = self._data_inputs(validation_data[0], "fit (validation_data)")
             val_targets = _targets(validation_data[1], val_inputs.n, self._num_classes(), "fit (validation_data)")
 
         n = inputs.n
@@ -297,7 +298,7 @@ class TrainingMixin:
         """(loss, *metrics) over the whole set — e.g. (loss, accuracy) — or a dict with return_dict."""
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size, "evaluate")
-        inputs = self._inputs(x, "evaluate")
+        inputs = self._data_inputs(x, "evaluate")
         targets = _targets(y, inputs.n, self._num_classes(), "evaluate")
         result = self._evaluate(inputs, targets, batch_size)
         if verbose:
@@ -308,7 +309,7 @@ class TrainingMixin:
         """The model's outputs (inference mode) for every sample: an array, or a list of arrays for
         several outputs."""
         batch_size = _batch_size(batch_size, "predict")
-        inputs = self._inputs(x, "predict")
+        inputs = self._data_inputs(x, "predict")
         shapes = _shapes(self.output_shapes)
         results = [np.empty((inputs.n, *s), dtype=np.float32) for s in shapes]
         starts = range(0, inputs.n, batch_size)
