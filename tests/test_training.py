@@ -283,3 +283,22 @@ def test_one_hot_targets_match_class_ids(digits):
         model.fit(x[:64], target, batch_size=16, verbose=0)
         results.append(model.predict(x[:16]))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+def test_aux_outputs_count_with_their_weight(digits):
+    """Training loss = main loss + aux_loss_weight * aux loss; inference uses the main output only."""
+    x, y, *_ = digits
+    inp = fastcnn.Input((1, 28, 28))
+    h = layers.Flatten()(layers.MaxPool2D(4)(inp))
+    main = layers.Dense(10)(layers.Dense(16, activation="relu")(h))
+    aux = layers.Dense(10)(h)
+    model = fastcnn.Model(inp, main, aux_outputs=[aux], aux_loss_weight=0.3)
+    model.compile(optim.SGD(0.0))
+    history = model.fit(x[:64], y[:64], batch_size=64, verbose=0)
+    xb = x[:64, None].astype(np.float32) / 255
+    main_out, aux_out = model.forward(xb, training=True)
+    loss = model.loss
+    expected = loss(main_out, y[:64]) + 0.3 * loss(aux_out, y[:64])
+    assert math.isclose(history.history["loss"][0], expected, rel_tol=1e-6)
+    assert model.predict(x[:64]).shape == (64, 10)
+    assert math.isclose(model.evaluate(x[:64], y[:64])[0], loss(main_out, y[:64]), rel_tol=1e-6)
