@@ -1,0 +1,190 @@
+"""Kernel benchmarks: fastcnn vs PyTorch CPU, side by side in one run.
+
+For each case: forward and forward+backward time (median of --repeat runs after warm-up), the rate
+(GFLOP/s for convolutions, GB/s for memory-bound ops), the fraction of this machine's peak, and
+PyTorch's time for the same call with the ratio (PyTorch is optional: its columns are empty without it).
+
+    python benchmarks/bench_kernels.py                       # every case
+    python benchmarks/bench_kernels.py --cases lenet_c1,relu --repeat 9 --json out.json
+    python benchmarks/bench_kernels.py --isa baseline        # force a kernel ISA (FASTCNN_ISA)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+# Measured on the development machine (2 cores of an AMD EPYC, Zen 5): FMA peak per core by ISA,
+# in GFLOP/s, and the memory copy bandwidth. See DESIGN.md.
+PEAK_GFLOPS_PER_CORE = {"avx512": 281.0, "avx2": 141.0, "baseline": 141.0 / 4}
+COPY_GBS = 39.0
+
+# name: (N, C, H, W, K, R, stride, pad)
+CONV_CASES = {
+    "lenet_c1": (128, 1, 28, 28, 6, 5, 1, 2),
+    "lenet_c2": (128, 6, 14, 14, 16, 5, 1, 0),
+    "alexnet_c1": (16, 3, 227, 227, 96, 11, 4, 0),
+    "vgg_c1_2": (4, 64, 224, 224, 64, 3, 1, 1),
+    "vgg_c3_2": (8, 256, 56, 56, 256, 3, 1, 1),
+    "resnet_3x3": (16, 64, 56, 56, 64, 3, 1, 1),
+    "resnet_1x1": (16, 256, 56, 56, 64, 1, 1, 0),
+    "resnet_s2": (16, 128, 28, 28, 256, 3, 2, 1),
+}
+MEM_CASES = {"max_pool2d": (64, 64, 112, 112), "relu": (64, 64, 112, 112)}
+
+
+def median_time(fn, repeat: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_conv(name, shape, repeat, F, np, torch):
+    N, C, H, W, K, R, s, p = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, W), dtype=np.float32)
+    w = (rng.standard_normal((K, C, R, R), dtype=np.float32) / np.sqrt(C * R * R)).astype(np.float32)
+    b = np.zeros(K, np.float32)
+    P = (H + 2 * p - R) // s + 1
+    flop = 2.0 * N * K * C * R * R * P * P
+    y = F.conv2d(x, w, b, stride=s, padding=p)
+    dy = np.ones_like(y)
+
+    def fwd():
+        F.conv2d(x, w, b, stride=s, padding=p)
+
+    def fwdbwd():
+        F.conv2d(x, w, b, stride=s, padding=p)
+        F.conv2d_backward(dy, x, w, b, stride=s, padding=p)
+
+    row = {"case": name, "flop_fwd": flop, "fwd_s": median_time(fwd, repeat),
+           "fwdbwd_s": median_time(fwdbwd, repeat)}
+    if torch is not None:
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tw = torch.from_numpy(w).requires_grad_(True)
+        tb = torch.from_numpy(b).requires_grad_(True)
+        tdy = torch.from_numpy(dy)
+
+        def tfwd():
+            with torch.no_grad():
+                torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)
+
+        def tfwdbwd():
+            out = torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)
+            out.backward(tdy)
+
+        row["torch_fwd_s"] = median_time(tfwd, repeat)
+        row["torch_fwdbwd_s"] = median_time(tfwdbwd, repeat)
+    return row
+
+
+def bench_mem(name, shape, repeat, F, np, torch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    if name == "max_pool2d":
+        def op():
+            return F.max_pool2d(x, 2)
+        tname = "max_pool2d"
+        y = op()
+        bytes_fwd = x.nbytes + y.nbytes
+    else:
+        def op():
+            return F.relu(x)
+        tname = "relu"
+        bytes_fwd = 2 * x.nbytes
+    row = {"case": name, "bytes_fwd": bytes_fwd, "fwd_s": median_time(op, repeat)}
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        tf = (lambda: torch.nn.functional.max_pool2d(tx, 2)) if tname == "max_pool2d" else (
+            lambda: torch.relu(tx))
+        row["torch_fwd_s"] = median_time(tf, repeat)
+    return row
+
+
+def fmt_ms(t):
+    return "" if t is None else f"{t * 1e3:9.2f}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--isa", choices=["scalar", "baseline", "avx2", "avx512"], help="force the kernel ISA")
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (median)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    args = ap.parse_args(argv)
+    if args.isa:
+        os.environ["FASTCNN_ISA"] = args.isa
+
+    import numpy as np
+    import fastcnn
+    import fastcnn.functional as F
+
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F811
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            print("PyTorch not installed: its columns stay empty", file=sys.stderr)
+    fastcnn.set_num_threads(args.threads)
+    info = fastcnn.info()
+    isa = info["isa"]
+    peak = PEAK_GFLOPS_PER_CORE.get(isa, 1.0) * args.threads
+
+    all_cases = list(CONV_CASES) + list(MEM_CASES)
+    chosen = [c for c in args.cases.split(",") if c] or all_cases
+    unknown = [c for c in chosen if c not in all_cases]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(all_cases)}")
+
+    rows = []
+    for name in chosen:
+        if name in CONV_CASES:
+            row = bench_conv(name, CONV_CASES[name], args.repeat, F, np, torch)
+        else:
+            row = bench_mem(name, MEM_CASES[name], args.repeat, F, np, torch)
+        rows.append(row)
+        print(f"done {name}", file=sys.stderr, flush=True)
+
+    print(f"\nfastcnn {info['version']} isa={isa} threads={args.threads} "
+          f"peak={peak:.0f} GFLOP/s copy={COPY_GBS:.0f} GB/s; torch={'yes ' + torch.__version__ if torch else 'no'}")
+    print(f"{'case':<12}{'fwd ms':>9}{'rate':>12}{'%peak':>7}{'f+b ms':>9}{'rate':>12}{'%peak':>7}"
+          f"{'torch fwd':>10}{'torch f+b':>10}{'x fwd':>7}{'x f+b':>7}")
+    geo = []
+    for r in rows:
+        if "flop_fwd" in r:
+            rf = r["flop_fwd"] / r["fwd_s"] / 1e9
+            rb = 3 * r["flop_fwd"] / r["fwdbwd_s"] / 1e9
+            rate_f, pct_f = f"{rf:8.1f} GF/s", f"{100 * rf / peak:6.1f}"
+            rate_b, pct_b = f"{rb:8.1f} GF/s", f"{100 * rb / peak:6.1f}"
+        else:
+            gbs = r["bytes_fwd"] / r["fwd_s"] / 1e9
+            rate_f, pct_f = f"{gbs:8.1f} GB/s", f"{100 * gbs / COPY_GBS:6.1f}"
+            rate_b, pct_b = "", ""
+        tf, tb = r.get("torch_fwd_s"), r.get("torch_fwdbwd_s")
+        xf = f"{tf / r['fwd_s']:7.2f}" if tf else ""
+        xb = f"{tb / r['fwdbwd_s']:7.2f}" if tb and r.get("fwdbwd_s") else ""
+        if tb and r.get("fwdbwd_s"):
+            geo.append(tb / r["fwdbwd_s"])
+        print(f"{r['case']:<12}{fmt_ms(r['fwd_s'])}{rate_f:>12}{pct_f:>7}{fmt_ms(r.get('fwdbwd_s')):>9}"
+              f"{rate_b:>12}{pct_b:>7}{fmt_ms(tf):>10}{fmt_ms(tb):>10}{xf:>7}{xb:>7}")
+    if geo:
+        g = float(np.exp(np.mean(np.log(geo))))
+        print(f"geometric mean speed vs PyTorch (conv fwd+bwd): {g:.2f}x over {len(geo)} cases")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"info": info, "threads": args.threads, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastcnn
+import fastcnn.functional as F
+import reference as ref
+from fastcnn import _C
+from reference import assert_close, numeric_grad
+
+rng = np.random.default_rng(0)
+
+
+def randn(*shape, seed=None):
+    g = rng if seed is None else np.random.default_rng(seed)
+    return g.standard_normal(shape).astype(np.float32)
+
+
+def check_all(got, want, what):
+    for name, g, w in zip(("dx", "dw", "db"), got, want):
+        if w is None:
+            assert g is None, f"{what}: {name} should be None"
+        else:
+            assert g.dtype == np.float32
+            assert_close(g, w, 1e-5, f"{what} {name}")
+
+
+# ---- the float64 references' own gradients, by finite differences --------------------------------
+
+def _fd_check(fwd, bwd, x, w, b, kw):
+    dy = np.random.default_rng(1).standard_normal(fwd(x, w, b, **kw).shape)
+    dx, dw, db = bwd(dy, x, w, b, **kw)
+    assert_close(dx, numeric_grad(lambda t: fwd(t, w, b, **kw), x.copy(), dy), 1e-6, "dx")
+    assert_close(dw, numeric_grad(lambda t: fwd(x, t, b, **kw), w.copy(), dy), 1e-6, "dw")
+    assert_close(db, numeric_grad(lambda t: fwd(x, w, t, **kw), b.copy(), dy), 1e-6, "db")
+
+
+@pytest.mark.parametrize("kw", [
+    dict(stride=2, padding=((1, 0), (2, 1)), dilation=(2, 1), groups=2),
+    dict(stride=(1, 2), padding="same", dilation=1, groups=1),
+    dict(stride=1, padding="full", dilation=2, groups=4),
+])
+def test_reference_conv2d_gradients(kw):
+    g = np.random.default_rng(2)
+    x, w, b = g.standard_normal((2, 4, 5, 6)), g.standard_normal((4, 4 // kw["groups"], 3, 2)), g.standard_normal(4)
+    _fd_check(ref.conv2d, ref.conv2d_backward, x, w, b, kw)
+
+
+def test_reference_conv1d_gradients():
+    g = np.random.default_rng(3)
+    x, w, b = g.standard_normal((2, 4, 9)), g.standard_normal((6, 2, 3)), g.standard_normal(6)
+    _fd_check(ref.conv1d, ref.conv1d_backward, x, w, b, dict(stride=2, padding=(2, 1), dilation=2, groups=2))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1),
+    dict(stride=(1, 3), padding=(0, 2), output_padding=(1, 2), groups=1, dilation=(2, 1)),
+])
+def test_reference_conv_transpose2d_gradients(kw):
+    g = np.random.default_rng(4)
+    x, w, b = g.standard_normal((2, 4, 3, 4)), g.standard_normal((4, 3, 3, 2)), g.standard_normal(3 * kw["groups"])
+    _fd_check(ref.conv_transpose2d, ref.conv_transpose2d_backward, x, w, b, kw)
+
+
+# ---- conv2d against float64 and the C++ scalar reference ---------------------------------------
+
+PAD_FORMS = ["int", "pair", "pairs", "valid", "same", "full"]
+
+
+@st.composite
+def conv_case(draw, nd=2):
+    N = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    depthwise = draw(st.booleans())
+    Cg = 1 if depthwise else draw(st.integers(1, 3))
+    Kg = draw(st.integers(1, 2 if depthwise else 3))
+    ks = [draw(st.integers(1, 4)) for _ in range(nd)]
+    stride = [draw(st.integers(1, 3)) for _ in range(nd)]
+    dil = [draw(st.integers(1, 3)) for _ in range(nd)]
+    form = draw(st.sampled_from(PAD_FORMS))
+    pads = [(draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(nd)]
+    if form == "int":
+        pads = [(pads[0][0], pads[0][0])] * nd
+        padding = pads[0][0]
+    elif form == "pair":
+        pads = [(a, a) for a, _ in pads]
+        padding = tuple(a for a, _ in pads)
+    elif form == "pairs":
+        padding = tuple(pads) if nd == 2 else pads[0]
+    else:
+        padding = form
+    sizes = []
+    for k, d, (a, c) in zip(ks, dil, pads):
+        span = d * (k - 1) + 1
+        lo = max(1, span - a - c) if form in ("int", "pair", "pairs") else (span if form == "valid" else 1)
+        sizes.append(draw(st.integers(lo, lo + 6)))
+    x = randn(N, Cg * groups, *sizes, seed=draw(st.integers(0, 2**31)))
+    w = randn(Kg * groups, Cg, *ks, seed=draw(st.integers(0, 2**31)))
+    b = randn(Kg * groups) if draw(st.booleans()) else None
+    kw = dict(stride=stride if draw(st.booleans()) or nd == 1 else tuple(stride), padding=padding,
+              dilation=dil, groups=groups)
+    if nd == 1:
+        kw["stride"], kw["dilation"] = stride[0], dil[0]
+    return x, w, b, kw
+
+
+def _quad(x, w, kw):
+    """conv2d keyword arguments as the _C kernels take them."""
+    st_ = (kw["stride"],) * 2 if np.isscalar(kw["stride"]) else tuple(kw["stride"])
+    dl = (kw["dilation"],) * 2 if np.isscalar(kw["dilation"]) else tuple(kw["dilation"])
+    spans = [d * (k - 1) + 1 for d, k in zip(dl, w.shape[2:])]
+    (t, bt), (l, r) = ref.conv_pads(kw["padding"], x.shape[2:], spans, st_)
+    return st_, (t, bt, l, r), dl, kw["groups"]
+
+
+@settings(max_examples=120)
+@given(conv_case())
+def test_conv2d_matches_reference(case):
+    x, w, b, kw = case
+    y = F.conv2d(x, w, b, **kw)
+    want = ref.conv2d(x, w, b, **kw)
+    assert y.dtype == np.float32 and y.shape == want.shape
+    assert_close(y, want, 1e-5, "y")
+    dy = randn(*y.shape)
+    got = F.conv2d_backward(dy, x, w, b, **kw)
+    check_all(got, ref.conv2d_backward(dy, x, w, b, **kw), "conv2d")
+
+    # The C++ scalar reference agrees with the GEMM path.
+    args = _quad(x, w, kw)
+    y_ref = np.empty_like(y)
+    _C.ref_conv2d_forward(x, w, b, y_ref, *args)
+    assert_close(y, y_ref, 1e-5, "ref y")
+    dx_ref, dw_ref = np.empty_like(x), np.empty_like(w)
+    db_ref = None if b is None else np.empty_like(b)
+    _C.ref_conv2d_backward_data(dy, w, dx_ref, *args)
+    _C.ref_conv2d_backward_weight(dy, x, dw_ref, db_ref, *args)
+    check_all(got, (dx_ref, dw_ref, db_ref), "C++ reference")
+
+
+@settings(max_examples=50)
+@given(conv_case(nd=1))
+def test_conv1d_matches_reference(case):
+    x, w, b, kw = case
+    y = F.conv1d(x, w, b, **kw)
+    assert_close(y, ref.conv1d(x, w, b, **kw), 1e-5, "y")
+    dy = randn(*y.shape)
+    check_all(F.conv1d_backward(dy, x, w, b, **kw), ref.conv1d_backward(dy, x, w, b, **kw), "conv1d")
+
+
+@st.composite
+def transpose_case(draw):
+    N, groups = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    Cg, Kg = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    R, S = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    H, W = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dil = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    outpad = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dil))
+    full = [(n - 1) * s + d * (k - 1) + 1 + o for n, s, d, k, o in zip((H, W), stride, dil, (R, S), outpad)]
+    padding = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)
+    x = randn(N, Cg * groups, H, W, seed=draw(st.integers(0, 2**31)))
+    w = randn(Cg * groups, Kg, R, S, seed=draw(st.integers(0, 2**31)))
+    b = randn(Kg * groups) if draw(st.booleans()) else None
+    return x, w, b, dict(stride=stride, padding=padding, output_padding=outpad, groups=groups, dilation=dil)
+
+
+@settings(max_examples=80)
+@given(transpose_case())
+def test_conv_transpose2d_matches_reference(case):
+    x, w, b, kw = case
+    y = F.conv_transpose2d(x, w, b, **kw)
+    want = ref.conv_transpose2d(x, w, b, **kw)
+    assert y.shape == want.shape
+    assert_close(y, want, 1e-5, "y")
+    dy = randn(*y.shape)
+    check_all(F.conv_transpose2d_backward(dy, x, w, b, **kw), ref.conv_transpose2d_backward(dy, x, w, b, **kw),
+              "conv_transpose2d")
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((2, 3, 1, 1), (4, 3, 1, 1), {}),                                   # 1x1 spatial
+    ((2, 3, 1, 1), (4, 3, 3, 3), dict(padding="same")),
+    ((2, 3, 5, 7), (4, 3, 5, 7), {}),                                   # kernel equal to the input
+    ((2, 6, 5, 7), (6, 1, 3, 3), dict(groups=6, padding=1)),            # depthwise
+    ((3, 8, 6, 5), (5, 8, 1, 1), {}),                                   # 1x1 stride 1: no im2col
+    ((3, 8, 6, 5), (6, 4, 1, 1), dict(groups=2, dilation=3)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), dict(stride=3, padding="same", dilation=2)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), dict(stride=(2, 3), padding=((0, 3), (2, 0)))),
+])
+def test_conv2d_edge_shapes(xs, ws, kw):
+    x, w, b = randn(*xs), randn(*ws), randn(ws[0])
+    y = F.conv2d(x, w, b, **kw)
+    assert_close(y, ref.conv2d(x, w, b, **kw), 1e-5, "y")
+    dy = randn(*y.shape)
+    check_all(F.conv2d_backward(dy, x, w, b, **kw), ref.conv2d_backward(dy, x, w, b, **kw), "conv2d")
+
+
+def test_same_padding_shapes():
+    x, w = randn(1, 1, 10, 7), randn(1, 1, 4, 3)
+    for s in (1, 2, 3):
+        assert F.conv2d(x, w, stride=s, padding="same").shape[2:] == (-(-10 // s), -(-7 // s))
+    assert F.conv2d(x, w, padding="full").shape[2:] == (13, 9)
+    assert F.conv1d(randn(2, 3, 10), randn(4, 3, 3), stride=2, padding="same").shape == (2, 4, 5)
+
+
+# ---- threads ---------------------------------------------------------------------------------
+
+def _with_threads(n, f):
+    old = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(n)
+        return f()
+    finally:
+        fastcnn.set_num_threads(old)
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((11, 8, 20, 20), (16, 8, 3, 3), dict(padding=1)),  # over samples; 8 weight chunks, some of 2
+    ((5, 32, 12, 12), (48, 32, 1, 1), {}),                           # 1x1: input as the GEMM operand
+    ((1, 16, 24, 24), (256, 8, 3, 3), dict(padding=(1, 2), groups=2)),  # one sample: GEMM tiles
+])
+def test_thread_count_invariant(xs, ws, kw):
+    x, w, b = randn(*xs), randn(*ws), randn(ws[0])
+    dy = randn(*F.conv2d(x, w, b, **kw).shape)
+
+    def run():
+        return (F.conv2d(x, w, b, **kw),) + F.conv2d_backward(dy, x, w, b, **kw)
+    one, two = _with_threads(1, run), _with_threads(2, run)
+    for a, c in zip(one, two):
+        assert np.array_equal(a, c)
+    assert_close(one[0], ref.conv2d(x, w, b, **kw), 1e-5)
+    check_all(one[1:], ref.conv2d_backward(dy, x, w, b, **kw), "conv2d")
+
+
+def test_transpose_thread_count_invariant():
+    x, w, b = randn(6, 16, 9, 9), randn(16, 8, 3, 3), randn(8)
+    kw = dict(stride=2, padding=1, output_padding=1)
+    dy = randn(*F.conv_transpose2d(x, w, b, **kw).shape)
+
+    def run():
+        return (F.conv_transpose2d(x, w, b, **kw),) + F.conv_transpose2d_backward(dy, x, w, b, **kw)
+    for a, c in zip(_with_threads(1, run), _with_threads(2, run)):
+        assert np.array_equal(a, c)
+
+
+# ---- inputs: empty batch, dtypes, strides, NaN ----------------------------------------------------
+
+def test_empty_batch():
+    x, w, b = np.zeros((0, 4, 6, 6), np.float32), randn(6, 2, 3, 3), randn(6)
+    y = F.conv2d(x, w, b, padding=1, groups=2)
+    assert y.shape == (0, 6, 6, 6)
+    dx, dw, db = F.conv2d_backward(np.zeros(y.shape, np.float32), x, w, b, padding=1, groups=2)
+    assert dx.shape == x.shape and not dw.any() and not db.any() and dw.shape == w.shape
+    assert F.conv1d(np.zeros((0, 2, 5)), randn(3, 2, 2)).shape == (0, 3, 4)
+    xt, wt = np.zeros((0, 4, 3, 3), np.float32), randn(4, 2, 3, 3)
+    yt = F.conv_transpose2d(xt, wt, b[:2], stride=2)
+    assert yt.shape == (0, 2, 7, 7)
+    dx, dw, db = F.conv_transpose2d_backward(yt, xt, wt, b[:2], stride=2)
+    assert dx.shape == xt.shape and not dw.any() and not db.any()
+
+
+def test_noncontiguous_and_float64_inputs():
+    x64 = np.random.default_rng(5).standard_normal((2, 6, 9, 14))[:, ::2, :, ::2]  # float64, strided
+    w = randn(3, 3, 2, 4).transpose(1, 0, 2, 3)  # non-contiguous float32 (K=3, Cg=3)
+    b = [0.5, -1, 2]  # a list
+    y = F.conv2d(x64, w, b, stride=(2, 1), padding=1)
+    assert y.dtype == np.float32 and y.flags.c_contiguous
+    assert_close(y, ref.conv2d(x64.astype(np.float32), w, b, stride=(2, 1), padding=1), 1e-5)
+    dy = np.asfortranarray(randn(*y.shape))
+    check_all(F.conv2d_backward(dy, x64, w, b, stride=(2, 1), padding=1),
+              ref.conv2d_backward(dy, x64.astype(np.float32), w, b, stride=(2, 1), padding=1), "conv2d")
+    xi = np.arange(2 * 3 * 7).reshape(2, 3, 7)  # integers, and a reversed (negative-stride) w
+    wr = randn(2, 3, 3)[:, :, ::-1]
+    assert_close(F.conv1d(xi, wr, padding="same"), ref.conv1d(xi, wr, padding="same"), 1e-5)
+
+
+def test_nan_propagates():
+    x = randn(1, 2, 5, 5)
+    x[0, 1, 2, 2] = np.nan
+    y = F.conv2d(x, randn(3, 2, 3, 3))
+    assert np.isnan(y).all()  # every 3x3 window of the 5x5 input covers its center
+    assert not np.isnan(F.conv2d(x[:, :1], randn(3, 1, 3, 3))).any()
+
+
+# ---- bad arguments -----------------------------------------------------------------------------
+
+X, W, B = randn(2, 4, 6, 6), randn(6, 2, 3, 3), randn(6)
+
+
+@pytest.mark.parametrize("call, exc, name", [
+    (lambda: F.conv2d(X[0], W), ValueError, "x"),
+    (lambda: F.conv2d(X, W[0]), ValueError, "w"),
+    (lambda: F.conv2d(X, W, B[None]), ValueError, "b"),
+    (lambda: F.conv2d(X, W, B[:5], groups=2), ValueError, "b"),
+    (lambda: F.conv2d(X, W), ValueError, "w"),                       # C != w.shape[1] * groups
+    (lambda: F.conv2d(X, randn(5, 2, 3, 3), groups=2), ValueError, "groups"),  # K % groups
+    (lambda: F.conv2d(X, randn(6, 1, 3, 3), groups=3), ValueError, "groups"),  # C % groups
+    (lambda: F.conv2d(X, W, groups=0), ValueError, "groups"),
+    (lambda: F.conv2d(X, W, groups=2.0), TypeError, "groups"),
+    (lambda: F.conv2d(X, W, groups=2, stride=0), ValueError, "stride"),
+    (lambda: F.conv2d(X, W, groups=2, stride=(1, 2, 3)), TypeError, "stride"),
+    (lambda: F.conv2d(X, W, groups=2, dilation=(1, 0)), ValueError, "dilation"),
+    (lambda: F.conv2d(X, W, groups=2, padding=-1), ValueError, "padding"),
+    (lambda: F.conv2d(X, W, groups=2, padding=((0, 1), (-1, 0))), ValueError, "padding"),
+    (lambda: F.conv2d(X, W, groups=2, padding="half"), ValueError, "padding"),
+    (lambda: F.conv2d(X, W, groups=2, dilation=3), ValueError, "w"),  # spans 7 > 6
+    (lambda: F.conv2d(X, randn(6, 2, 3, 0), groups=2), ValueError, "w"),
+    (lambda: F.conv2d([["a"]], W), TypeError, "x"),
+    (lambda: F.conv2d(X, np.zeros((6, 2, 3, 3), dtype=object), groups=2), TypeError, "w"),
+    (lambda: F.conv2d_backward(randn(2, 6, 4, 3), X, W, groups=2), ValueError, "dy"),
+    (lambda: F.conv2d_backward(randn(2, 6, 4), X, W, groups=2), ValueError, "dy"),
+    (lambda: F.conv1d(X, W), ValueError, "x"),
+    (lambda: F.conv1d(randn(2, 4, 3), randn(6, 4, 5)), ValueError, "w"),
+    (lambda: F.conv1d_backward(randn(2, 6, 2), randn(2, 4, 5), randn(6, 4, 3)), ValueError, "dy"),
+    (lambda: F.conv_transpose2d(X, randn(3, 2, 3, 3)), ValueError, "w"),
+    (lambda: F.conv_transpose2d(X, randn(4, 2, 3, 3), stride=2, output_padding=2), ValueError, "output_padding"),
+    (lambda: F.conv_transpose2d(X, randn(4, 2, 3, 3), padding=5), ValueError, "padding"),
+    (lambda: F.conv_transpose2d(X, randn(4, 2, 3, 3), padding="same"), TypeError, "padding"),
+    (lambda: F.conv_transpose2d(X, randn(4, 2, 3, 3), groups=3), ValueError, "groups"),
+    (lambda: F.conv_transpose2d(X, randn(4, 2, 3, 3), randn(2), groups=2), ValueError, "b"),
+    (lambda: F.conv_transpose2d_backward(randn(2, 2, 8, 9), X, randn(4, 2, 3, 3)), ValueError, "dy"),
+])
+def test_bad_arguments(call, exc, name):
+    with pytest.raises(exc, match=f"'{name}'"):
+        call()
+
+
+def test_too_small_input_message_names_sizes():
+    with pytest.raises(ValueError, match=r"'w'.*\(7, 7\).*\(6, 6\)"):
+        F.conv2d(X, W, groups=2, dilation=3)
+
+
+def test_kernels_check_their_arguments():
+    y = np.empty((2, 6, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="'y'"):
+        _C.conv2d_forward(X, W, None, y[:, :, :3], (1, 1), (0, 0, 0, 0), (1, 1), 2)
+    with pytest.raises(ValueError, match="'w'"):
+        _C.conv2d_forward(X, W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match="'x'"):
+        _C.conv2d_forward(X.astype(np.float64), W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 2)
