@@ -42,6 +42,7 @@ def data_dir(tmp_path_factory):
     (["train", "lenet5", "--epochs", "0"], "argument --epochs"),
     (["train", "lenet5", "--lr", "fast"], "argument --lr"),
     (["train", "lenet5", "--device", "tpu"], "argument --device: invalid choice"),
+    (["train", "lenet5", "--schedule", "linear"], "argument --schedule: invalid choice"),
     (["summary", "lenet5", "--input-shape", "28,28"], "argument --input-shape: got '28,28', needed C,H,W"),
     (["summary", "vgg17"], "invalid choice: 'vgg17'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),

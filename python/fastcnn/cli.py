@@ -16,7 +16,8 @@ import numpy as np
 
 __all__ = ["main"]
 
-# lenet5's defaults, measured to reach >= 99.0% test accuracy on full MNIST.
+# lenet5's defaults (SGD momentum 0.9, lr 0.05, cosine schedule, batch 128, 12 epochs), chosen to reach
+# >= 99.0% test accuracy on full MNIST.
 DEFAULT_EPOCHS = 12
 DEFAULT_BATCH = 128
 DEFAULT_LR = {"sgd": 0.05, "momentum": 0.05, "adam": 1e-3, "adamw": 1e-3}
@@ -108,15 +109,17 @@ def _make_model(name: str, input_shape, num_classes: int | None = 10):
     return model
 
 
-def _make_optimizer(name: str, lr: float):
+def _make_optimizer(name: str, lr: float, schedule: str, epochs: int):
     from . import optim
+    schedule = {"none": None, "cosine": optim.CosineAnnealing(epochs),
+                "step": optim.StepLR(max(1, epochs // 3), 0.1), "onecycle": optim.OneCycle()}[schedule]
     if name == "sgd":
-        return optim.SGD(lr)
+        return optim.SGD(lr, schedule=schedule)
     if name == "momentum":
-        return optim.SGD(lr, momentum=0.9)
+        return optim.SGD(lr, momentum=0.9, schedule=schedule)
     if name == "adam":
-        return optim.Adam(lr)
-    return optim.AdamW(lr)
+        return optim.Adam(lr, schedule=schedule)
+    return optim.AdamW(lr, schedule=schedule)
 
 
 def _train(args, parser) -> int:
@@ -148,7 +151,8 @@ def _train(args, parser) -> int:
     else:
         model = _make_model(args.model, args.input_shape)
         lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-        model.compile(_make_optimizer(args.optimizer, lr), loss="cross_entropy", metrics=["accuracy"])
+        model.compile(_make_optimizer(args.optimizer, lr, args.schedule, args.epochs), loss="cross_entropy",
+                      metrics=["accuracy"])
     input_shape = tuple(model.input_shapes[0])
 
     (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
@@ -213,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="momentum is SGD with momentum 0.9 (default)")
     t.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate (default 0.05 for sgd/momentum, 0.001 for adam/adamw)")
+    t.add_argument("--schedule", choices=("cosine", "step", "onecycle", "none"), default="cosine",
+                   help="learning-rate schedule over the epochs: cosine annealing to 0 (default), step (x0.1 "
+                        "every third of the run), one-cycle (per step), none")
     t.add_argument("--data", metavar="DIR", default=None,
                    help="directory with the four MNIST IDX files (default $FASTCNN_DATA/mnist, the cache, "
                         "a download, or the bundled sample)")
