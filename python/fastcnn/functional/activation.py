@@ -1,2 +1,240 @@
-"""activation ops."""
-__all__: list = []
+"""Activations: relu family, elu, sigmoid, tanh, softmax / log_softmax, dropout, with gradients.
+
+Elementwise ops take any shape; prelu's alpha is per channel (axis 1) or shared. rrelu and dropout
+draw from a counter-based RNG in C++ (element i's number is a hash of (seed, i)), so their result
+depends only on the seed; seed=None takes a fresh one from fastcnn's random state (fastcnn.seed).
+dropout returns a uint8 mask (1 keep, 0 drop) and rrelu the float32 slope with y = x * slope;
+their backward ops take those instead of x.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from .. import _random
+from . import _validate as V
+
+__all__ = [
+    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "prelu", "prelu_backward",
+    "rrelu", "rrelu_backward", "elu", "elu_backward", "sigmoid", "sigmoid_backward",
+    "tanh", "tanh_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "dropout", "dropout_backward",
+]
+
+
+def _unary(fn, kernel, x, *args):
+    x = V.array(x, fn, "x")
+    y = V.new_array(x.shape, fn)
+    kernel(x, y, *args)
+    return y
+
+
+def _unary_backward(fn, kernel, dy, x, *args):
+    x = V.array(x, fn, "x")
+    dy = V.array(dy, fn, "dy")
+    V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
+    dx = V.new_array(x.shape, fn)
+    kernel(dy, x, dx, *args)
+    return (dx,)
+
+
+def _flag(v, fn: str, name: str) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument '{name}' got {v!r} ({type(v).__name__}), needed a bool")
+    return bool(v)
+
+
+def _number(v, fn: str, name: str) -> float:
+    """A real number, not NaN (the bounds only word the message)."""
+    return V.real(v, fn, name, -np.inf, np.inf)
+
+
+def _seed(seed, fn: str) -> int:
+    if seed is None:
+        return _random.next_seed()
+    seed = V.integer(seed, fn, "seed", minimum=0)
+    if seed >= 1 << 64:
+        raise V.error(fn, "seed", repr(seed), "an int < 2**64")
+    return seed
+
+
+def relu(x) -> np.ndarray:
+    """max(x, 0); NaN stays NaN."""
+    return _unary("relu", _C.relu_forward, x)
+
+
+def relu_backward(dy, x) -> tuple:
+    """(dx,): dy where x > 0, else 0 (0 at x == 0, as PyTorch)."""
+    return _unary_backward("relu_backward", _C.relu_backward, dy, x)
+
+
+def leaky_relu(x, alpha=0.01) -> np.ndarray:
+    """x where x > 0, else alpha * x."""
+    return _unary("leaky_relu", _C.leaky_relu_forward, x, _number(alpha, "leaky_relu", "alpha"))
+
+
+def leaky_relu_backward(dy, x, alpha=0.01) -> tuple:
+    fn = "leaky_relu_backward"
+    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, _number(alpha, fn, "alpha"))
+
+
+def _prelu_args(fn, x, alpha):
+    x = V.array(x, fn, "x")
+    if x.ndim < 2:
+        raise V.error(fn, "x", f"shape {V.shape_str(x.shape)} ({x.ndim}-D)", "at least 2 dimensions (N, C, ...)")
+    alpha = V.array(alpha, fn, "alpha")
+    if alpha.shape not in ((x.shape[1],), (1,)):
+        raise V.error(fn, "alpha", f"shape {V.shape_str(alpha.shape)}",
+                      f"shape ({x.shape[1]},) (one per channel of x) or (1,)")
+    return x, alpha
+
+
+def prelu(x, alpha) -> np.ndarray:
+    """x where x > 0, else alpha[c] * x for channel c (axis 1); alpha is (C,) or (1,)."""
+    fn = "prelu"
+    x, alpha = _prelu_args(fn, x, alpha)
+    y = V.new_array(x.shape, fn)
+    _C.prelu_forward(x, alpha, y)
+    return y
+
+
+def prelu_backward(dy, x, alpha) -> tuple:
+    """(dx, dalpha); dalpha has alpha's shape (a deterministic sum over fixed chunks)."""
+    fn = "prelu_backward"
+    x, alpha = _prelu_args(fn, x, alpha)
+    dy = V.array(dy, fn, "dy")
+    V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
+    dx = V.new_array(x.shape, fn)
+    dalpha = V.new_array(alpha.shape, fn)
+    _C.prelu_backward(dy, x, alpha, dx, dalpha)
+    return dx, dalpha
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, seed=None) -> tuple:
+    """(y, slope) with y = x * slope: slope is 1 where x >= 0, else a uniform draw in [lower, upper]
+    per element (training) or (lower + upper) / 2. slope is a float32 array of x's shape."""
+    fn = "rrelu"
+    lower = V.real(lower, fn, "lower", 0.0, 1.0)
+    upper = V.real(upper, fn, "upper", 0.0, 1.0)
+    if upper < lower:
+        raise V.error(fn, "upper", repr(upper), f"a number >= lower = {lower!r}")
+    training = _flag(training, fn, "training")
+    seed = _seed(seed, fn) if training else 0
+    x = V.array(x, fn, "x")
+    y = V.new_array(x.shape, fn)
+    slope = V.new_array(x.shape, fn)
+    _C.rrelu_forward(x, y, slope, lower, upper, training, seed)
+    return y, slope
+
+
+def rrelu_backward(dy, slope) -> tuple:
+    """(dx,) = (dy * slope,), with slope from rrelu."""
+    fn = "rrelu_backward"
+    slope = V.array(slope, fn, "slope")
+    dy = V.array(dy, fn, "dy")
+    V.check_shape(dy, fn, "dy", slope.shape, "the shape of slope")
+    dx = V.new_array(slope.shape, fn)
+    _C.rrelu_backward(dy, slope, dx)
+    return (dx,)
+
+
+def elu(x, alpha=1.0) -> np.ndarray:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _unary("elu", _C.elu_forward, x, _number(alpha, "elu", "alpha"))
+
+
+def elu_backward(dy, x, alpha=1.0) -> tuple:
+    fn = "elu_backward"
+    return _unary_backward(fn, _C.elu_backward, dy, x, _number(alpha, fn, "alpha"))
+
+
+def sigmoid(x) -> np.ndarray:
+    return _unary("sigmoid", _C.sigmoid_forward, x)
+
+
+def sigmoid_backward(dy, x) -> tuple:
+    return _unary_backward("sigmoid_backward", _C.sigmoid_backward, dy, x)
+
+
+def tanh(x) -> np.ndarray:
+    return _unary("tanh", _C.tanh_forward, x)
+
+
+def tanh_backward(dy, x) -> tuple:
+    return _unary_backward("tanh_backward", _C.tanh_backward, dy, x)
+
+
+def _axis(axis, ndim: int, fn: str) -> int:
+    axis = V.integer(axis, fn, "axis")
+    if not -ndim <= axis < ndim:
+        raise V.error(fn, "axis", repr(axis), f"an axis in [{-ndim}, {ndim}) for a {ndim}-D x")
+    return axis % ndim
+
+
+def softmax(x, axis=1) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along axis (max-subtracted, so large inputs do not overflow)."""
+    fn = "softmax"
+    x = V.array(x, fn, "x")
+    return _unary(fn, _C.softmax_forward, x, _axis(axis, x.ndim, fn))
+
+
+def softmax_backward(dy, x, axis=1) -> tuple:
+    """(dx,) = (y * (dy - sum(dy * y, axis)),) with y = softmax(x, axis)."""
+    fn = "softmax_backward"
+    x = V.array(x, fn, "x")
+    return _unary_backward(fn, _C.softmax_backward, dy, x, _axis(axis, x.ndim, fn))
+
+
+def log_softmax(x, axis=1) -> np.ndarray:
+    """x - log(sum(exp(x))) along axis, computed stably."""
+    fn = "log_softmax"
+    x = V.array(x, fn, "x")
+    return _unary(fn, _C.log_softmax_forward, x, _axis(axis, x.ndim, fn))
+
+
+def log_softmax_backward(dy, x, axis=1) -> tuple:
+    """(dx,) = (dy - softmax(x) * sum(dy, axis),)."""
+    fn = "log_softmax_backward"
+    x = V.array(x, fn, "x")
+    return _unary_backward(fn, _C.log_softmax_backward, dy, x, _axis(axis, x.ndim, fn))
+
+
+def _dropout_p(p, fn: str) -> float:
+    p = V.real(p, fn, "p", 0.0, 1.0, hi_open=True)
+    if np.float32(p) >= 1.0:  # the kernel works in float32
+        raise V.error(fn, "p", repr(p), "a number in [0, 1) that stays below 1 in float32")
+    return p
+
+
+def dropout(x, p=0.5, training=True, seed=None) -> tuple:
+    """(y, mask): in training, y = x * mask / (1 - p) with mask a uint8 array of x's shape, 1 (kept)
+    with probability 1 - p; otherwise (a copy of x, None)."""
+    fn = "dropout"
+    p = _dropout_p(p, fn)
+    training = _flag(training, fn, "training")
+    x = V.array(x, fn, "x")
+    if not training:
+        return x.copy(), None
+    y = V.new_array(x.shape, fn)
+    mask = np.empty(x.shape, dtype=np.uint8)
+    _C.dropout_forward(x, y, mask, p, _seed(seed, fn))
+    return y, mask
+
+
+def dropout_backward(dy, mask, p) -> tuple:
+    """(dx,) = (dy * mask / (1 - p),); mask None (not training) gives a copy of dy."""
+    fn = "dropout_backward"
+    p = _dropout_p(p, fn)
+    dy = V.array(dy, fn, "dy")
+    if mask is None:
+        return (dy.copy(),)
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: argument 'mask' got dtype {m.dtype}, needed a uint8 (or bool) array")
+    if m.dtype != np.uint8:
+        m = (m != 0).astype(np.uint8)
+    m = np.ascontiguousarray(m)
+    V.check_shape(dy, fn, "dy", m.shape, "the shape of mask")
+    dx = V.new_array(m.shape, fn)
+    _C.dropout_backward(dy, m, dx, p)
+    return (dx,)
