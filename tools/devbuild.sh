@@ -11,4 +11,6 @@ if [ ! -f "build/$kind/build.ninja" ]; then
   cmake -S . -B "build/$kind" -G Ninja -DFASTCNN_INPLACE=ON -DFASTCNN_CUDA=OFF \
         -DPython_EXECUTABLE="$(command -v python3)" "${extra[@]}" > /dev/null
 fi
+# dev and sanitize builds share the output path: always relink the one asked for
+rm -f python/fastcnn/_C.*.so
 cmake --build "build/$kind" -j "${JOBS:-2}"

@@ -75,7 +75,8 @@ def elu_backward(dy, x, alpha=1.0):
 
 
 def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-_f(x)))
+    with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x gives the right 0
+        return 1.0 / (1.0 + np.exp(-_f(x)))
 
 
 def sigmoid_backward(dy, x):  # s(x) * (1 - s(x)), written without the cancellation in 1 - s

@@ -39,7 +39,7 @@ def array(x, fn: str, name: str, ndim: int | Sequence[int] | None = None, layout
                                 f"({e}), needed a numeric array") from None
         if src.dtype.kind not in "biuf":
             raise TypeError(f"{fn}: argument '{name}' got dtype {src.dtype}, needed a numeric (float32) array")
-        a = np.ascontiguousarray(src, dtype=np.float32)
+        a = np.require(src, dtype=np.float32, requirements="C")  # keeps 0-d arrays 0-d
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if a.ndim not in allowed:
@@ -72,7 +72,9 @@ def real(v, fn: str, name: str, lo: float | None = None, hi: float | None = None
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{fn}: argument '{name}' got {v!r} ({type(v).__name__}), needed a real number")
     v = float(v)
-    bad = (v != v) or (lo is not None and (v < lo or (lo_open and v == lo))) \
+    if v != v:
+        raise error(fn, name, "nan", "a number")
+    bad = (lo is not None and (v < lo or (lo_open and v == lo))) \
         or (hi is not None and (v > hi or (hi_open and v == hi)))
     if bad:
         left = "" if lo is None else ("(" if lo_open else "[") + f"{lo:g}"

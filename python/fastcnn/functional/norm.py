@@ -1,2 +1,112 @@
-"""norm ops."""
-__all__: list = []
+"""Normalization: batch norm and local response norm, as torch.nn.functional.
+
+batch_norm's running_mean / running_var are updated in place in training mode, so they must be
+writable float32 C-contiguous arrays of shape (C,); they are never converted.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import _C
+from ._validate import array, check_shape, error, integer, new_array, optional_array, real, shape_str
+from .optim import _flag, _inplace
+
+__all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
+
+_BN_LAYOUT = "(N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)"
+
+
+def _bn_args(fn, x, gamma, beta, training, momentum, eps):
+    x = array(x, fn, "x", (2, 3, 4, 5), _BN_LAYOUT)
+    C = x.shape[1]
+    gamma = optional_array(gamma, fn, "gamma", 1, "(C,)")
+    beta = optional_array(beta, fn, "beta", 1, "(C,)")
+    for name, a in (("gamma", gamma), ("beta", beta)):
+        if a is not None:
+            check_shape(a, fn, name, (C,), "the channels of x")
+    training = _flag(training, fn, "training")
+    momentum = real(momentum, fn, "momentum", lo=0, hi=1)
+    eps = real(eps, fn, "eps", lo=0)
+    if training and x.size and x.size // C == 1:
+        raise error(fn, "x", f"shape {shape_str(x.shape)}",
+                    "more than 1 value per channel when training")
+    return x, gamma, beta, training, momentum, eps
+
+
+def _need_running(fn, name, a, training):
+    if a is None and not training:
+        raise error(fn, name, "None", "a (C,) array in eval mode (training=False)")
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, training=False, momentum=0.1, eps=1e-5):
+    """Batch norm over every dimension but the channels (dim 1) of x.
+
+    training: normalize with the batch mean and biased variance, and update running_mean and
+    running_var in place (running = (1 - momentum) * running + momentum * batch, the variance
+    unbiased); None running arrays are not tracked. Eval: normalize with the running statistics.
+    gamma / beta may be None (1 and 0).
+    """
+    fn = "batch_norm"
+    x, gamma, beta, training, momentum, eps = _bn_args(fn, x, gamma, beta, training, momentum, eps)
+    C = x.shape[1]
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        _need_running(fn, name, a, training)
+        if a is not None:
+            _inplace(a, fn, name, (C,), "the channels of x")
+    y = new_array(x.shape, fn)
+    _C.batch_norm_forward(x, gamma, beta, running_mean, running_var, y, training, momentum, eps)
+    return y
+
+
+def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=False, momentum=0.1,
+                        eps=1e-5):
+    """Gradients (dx, dgamma, dbeta) of batch_norm; dgamma / dbeta are None when gamma / beta are.
+
+    Training differentiates through the batch statistics (recomputed from x); the running arrays
+    are only read in eval mode and never written.
+    """
+    fn = "batch_norm_backward"
+    x, gamma, beta, training, momentum, eps = _bn_args(fn, x, gamma, beta, training, momentum, eps)
+    C = x.shape[1]
+    dy = array(dy, fn, "dy")
+    check_shape(dy, fn, "dy", x.shape, "the shape of x")
+    running = []
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        _need_running(fn, name, a, training)
+        a = optional_array(a, fn, name, 1, "(C,)")
+        if a is not None:
+            check_shape(a, fn, name, (C,), "the channels of x")
+        running.append(a if not training else None)  # training never reads them
+    dx = new_array(x.shape, fn)
+    dgamma = None if gamma is None else new_array((C,), fn)
+    dbeta = None if beta is None else new_array((C,), fn)
+    _C.batch_norm_backward(dy, x, gamma, running[0], running[1], dx, dgamma, dbeta, training, eps)
+    return dx, dgamma, dbeta
+
+
+def _lrn_args(fn, x, size, alpha, beta, k):
+    x = array(x, fn, "x", (3, 4, 5), "(N, C, L), (N, C, H, W) or (N, C, D, H, W)")
+    size = integer(size, fn, "size", minimum=1)
+    alpha, beta, k = (real(v, fn, name, lo=-math.inf, hi=math.inf)  # any number but NaN
+                      for name, v in (("alpha", alpha), ("beta", beta), ("k", k)))
+    return x, size, alpha, beta, k
+
+
+def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    """y_c = x_c / (k + alpha/size * sum of x_c'^2 over c' in [c - size//2, c + (size-1)//2])^beta."""
+    fn = "local_response_norm"
+    x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
+    y = new_array(x.shape, fn)
+    _C.local_response_norm_forward(x, y, size, alpha, beta, k)
+    return y
+
+
+def local_response_norm_backward(dy, x, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    """Gradient (dx,) of local_response_norm for the output gradient dy (the shape of x)."""
+    fn = "local_response_norm_backward"
+    x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
+    dy = array(dy, fn, "dy")
+    check_shape(dy, fn, "dy", x.shape, "the shape of x")
+    dx = new_array(x.shape, fn)
+    _C.local_response_norm_backward(dy, x, dx, size, alpha, beta, k)
+    return (dx,)

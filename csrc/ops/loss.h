@@ -1,0 +1,15 @@
+// Front end of the loss family: checks sizes and class ids, then calls the kernel for this CPU.
+// z (logits) is (N,K); exactly one of ids (N,) / probs (N,K) is non-null.
+#pragma once
+#include <cstdint>
+
+namespace fastcnn::ops {
+
+// Mean cross-entropy over the N rows (NaN when N == 0).
+double cross_entropy_forward(const float* z, const int64_t* ids, const float* probs, int64_t N,
+                             int64_t K);
+// dz is (N,K): the gradient of the mean loss.
+void cross_entropy_backward(const float* z, const int64_t* ids, const float* probs, float* dz,
+                            int64_t N, int64_t K);
+
+}  // namespace fastcnn::ops
