@@ -153,6 +153,16 @@ def _format(logs: dict) -> str:
 class TrainingMixin:
     """Keras-style training for models: compile, fit, evaluate, predict, save."""
 
+    def __init__(self):
+        self.optimizer = None          # set by compile
+        self.loss = None
+        self.metric_fns: list = []     # [(name, fn(output, target) -> float)]
+        self.compile_config = None     # JSON-able compile arguments (for saving)
+        self.history = None            # the History of the latest fit
+        self.stop_training = False     # a callback sets it to end fit after the current epoch
+        self.epochs_done = 0           # epochs trained so far (restored by load_model)
+        self.training_log: list[dict] = []   # one dict per epoch trained, across fit calls and resumes
+
     # -- setup
 
     def compile(self, optimizer="sgd", loss="cross_entropy", metrics=("accuracy",)) -> None:
@@ -267,7 +277,7 @@ class TrainingMixin:
                 val = self._evaluate(val_inputs, val_targets, batch_size)
                 logs.update({"val_" + k: v for k, v in val.items()})
             self.epochs_done = epoch + 1
-            self.training_log = getattr(self, "training_log", []) + [{"epoch": epoch + 1, **logs}]
+            self.training_log = self.training_log + [{"epoch": epoch + 1, **logs}]
             progress.close(logs)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
