@@ -23,12 +23,10 @@ import numpy as np
 from .functional import _validate as V
 from .layers import base as _base
 from .layers.base import Layer, Param, shape_str
-from .layers.input import InputLayer, SymbolicTensor
+from .layers.input import Input, InputLayer, SymbolicTensor
 from .training import TrainingMixin
 
-__all__ = ["Model", "Sequential", "Input"]
-
-from .layers.input import Input  # noqa: E402  (re-exported as fastcnn.Input)
+__all__ = ["Model", "Sequential", "Input"]  # Input re-exported as fastcnn.Input
 
 
 def _as_list(x, what: str) -> list:
@@ -72,6 +70,7 @@ class Model(TrainingMixin):
     """
 
     def __init__(self, inputs, outputs, name: str | None = None, aux_outputs=None, aux_loss_weight: float = 0.3):
+        TrainingMixin.__init__(self)
         self.name = name or "model"
         self.aux_loss_weight = V.real(aux_loss_weight, "Model", "aux_loss_weight", 0.0)
         self._init_graph(_as_list(inputs, "inputs"), _as_list(outputs, "outputs"),
@@ -152,7 +151,9 @@ class Model(TrainingMixin):
     def build(self, input_shape=None) -> None:
         """Functional models are built on construction; input_shape, if given, must match."""
         if input_shape is not None:
-            given = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else [tuple(input_shape)]
+            several = isinstance(input_shape, (list, tuple)) and all(isinstance(s, (list, tuple))
+                                                                     for s in input_shape)
+            given = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
             if given != self.input_shapes:
                 raise ValueError(f"{self.name}: argument 'input_shape' got {input_shape!r}, but the model was "
                                  f"built for {', '.join(shape_str(s) for s in self.input_shapes)}")
@@ -311,11 +312,9 @@ class Model(TrainingMixin):
         print_fn("_" * width)
         print_fn(line(heads))
         print_fn("=" * width)
-        for i, cells in enumerate(table):
+        for cells in table:
             print_fn(line(cells))
-            print_fn(("_" if i + 1 < len(table) else "=") * width)
-        if not table:
-            print_fn("=" * width)
+        print_fn("=" * width)
         print_fn(f"Total params: {_count(self.count_params())}")
         print_fn(f"Trainable params: {_count(self.count_params(True))}")
         print_fn(f"Non-trainable params: {_count(self.count_params(False))}")
@@ -377,6 +376,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None):
+        TrainingMixin.__init__(self)
         self.name = name or "sequential"
         self.aux_loss_weight = 0.3
         self._stack: list[Layer] = []

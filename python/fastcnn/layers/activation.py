@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import _random
 from .. import functional as F
+from . import initializers
 from .base import Layer, register
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "Sigmoid", "Tanh", "Softmax", "Activation",
@@ -173,7 +174,6 @@ class PReLU(Layer):
 
     def __init__(self, alpha_initializer=0.25, shared: bool = False, **kwargs):
         super().__init__(**kwargs)
-        from . import initializers
         self.alpha_initializer = initializers.Constant(alpha_initializer) \
             if isinstance(alpha_initializer, (int, float)) else initializers.get(alpha_initializer)
         self.shared = bool(shared)
@@ -193,7 +193,6 @@ class PReLU(Layer):
         return dx
 
     def get_config(self):
-        from . import initializers
         return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
                 "shared": self.shared}
 

@@ -2,32 +2,41 @@
 
 Recipe — writing your own layer::
 
+    import numpy as np
     from fastcnn import functional as F
     from fastcnn.layers import Layer, register
 
-    @register                      # so Model.from_config / load_model can rebuild it
-    class Scale(Layer):
-        def __init__(self, factor=2.0, **kwargs):
-            super().__init__(**kwargs)            # takes name= and input_shape=
-            self.factor = factor
+    @register                          # so Model.from_config / load_model can rebuild it
+    class DenseTanh(Layer):
+        # tanh(x @ kernel.T): (N, in) -> (N, units)
 
-        def compute_output_shape(self, input_shape):   # shapes exclude the batch axis
-            return tuple(input_shape)                  # raise ValueError for an input it cannot take
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)                 # takes name= and input_shape=
+            self.units = units
 
-        def build(self, input_shape):                  # create parameters (optional)
-            self.add_param("gain", (input_shape[0],), "ones")
+        def compute_output_shape(self, input_shape):  # shapes exclude the batch axis
+            if len(input_shape) != 1:                  # a ValueError here names the layer at build time
+                raise ValueError("needed a flat (features,) input")
+            return (self.units,)
 
-        def forward(self, x, training):                # x: (N, ...) float32
+        def build(self, input_shape):                  # create parameters
+            self.add_param("kernel", (self.units, input_shape[0]), "glorot_uniform")
+
+        def forward(self, x, training):                # x: (N, in) float32
+            z = F.linear(x, self.params["kernel"].value)
             if training:
-                self.cache = x                         # keep what backward needs
-            return F.prelu(...)                        # call fastcnn.functional ops only
+                self.cache = (x, z)                    # keep what backward needs, in training only
+            return F.tanh(z)
 
         def backward(self, dy):                        # dy: gradient of the output
-            ...                                        # write parameter grads into self.params[k].grad
-            return dx                                  # (overwrite, with np.copyto), return dx
+            x, z = self.cache
+            dz, = F.tanh_backward(dy, z)
+            dx, dw, _ = F.linear_backward(dz, x, self.params["kernel"].value)
+            np.copyto(self.params["kernel"].grad, dw)  # overwrite the grad in place
+            return dx
 
-        def get_config(self):
-            return {**super().get_config(), "factor": self.factor}
+        def get_config(self):                          # constructor kwargs, JSON-able
+            return {**super().get_config(), "units": self.units}
 
 Rules: forward and backward use fastcnn.functional ops (numpy only for reshapes and views);
 forward caches for backward only when ``training`` is true; backward overwrites (never
@@ -89,7 +98,7 @@ class Param:
         self.layer = layer
         self.short_name = short_name
         self.value = np.ascontiguousarray(value, dtype=np.float32)
-        self.grad = np.zeros_like(self.value)
+        self.grad = np.zeros(self.value.shape, np.float32)  # calloc: pages arrive when backward writes
         self.trainable = trainable
 
     @property

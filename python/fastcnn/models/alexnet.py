@@ -17,7 +17,7 @@ def alexnet(num_classes: int = 1000, input_shape=(3, 224, 224), batch_norm: bool
     batch_norm=True: conv1 96@11x11/4 valid, BN, max-pool 3/2, conv2 256@5x5 same, BN, max-pool 3/2,
     conv3 384@3x3, BN, conv4 384@3x3, BN, conv5 256@3x3, BN, max-pool 2/2, dense 4096, dropout 0.5,
     dense 4096, dropout 0.5, dense classes (58,327,818 parameters for 10 classes, 2,752 non-trainable).
-    Needs at least about 63x63 inputs; smaller ones raise ValueError.
+    Inputs need at least 63x63 (paper) or 51x51 (batch_norm=True); smaller ones raise ValueError.
     """
     num_classes, input_shape = check_args("alexnet", num_classes, input_shape)
     if batch_norm:
