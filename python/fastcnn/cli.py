@@ -175,7 +175,7 @@ def _train(args, parser) -> int:
 
     print(f"{args.model}: input {'x'.join(map(str, input_shape))}, {model.count_params():,} parameters, "
           f"{len(y_train)} training / {len(y_test)} test images, {model.optimizer!r}, batch {args.batch_size}")
-    start = getattr(model, "epochs_done", 0)
+    start = model.epochs_done
     if start >= args.epochs:
         print(f"nothing to do: the checkpoint has {start} epochs done, --epochs is {args.epochs}")
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, initial_epoch=start,

@@ -36,7 +36,7 @@ def _meta_and_arrays(model) -> tuple[dict, dict]:
     states = model.state_arrays()
     for i, (_, a) in enumerate(states):
         arrays[f"state_{i}"] = a
-    optimizer = getattr(model, "optimizer", None)
+    optimizer = model.optimizer
     opt_slots = []
     if optimizer is not None:
         for pname, slots in optimizer.state_dict().items():
@@ -47,11 +47,11 @@ def _meta_and_arrays(model) -> tuple[dict, dict]:
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "fastcnn_version": __version__,
         "model": model.get_config(),
-        "compile": getattr(model, "compile_config", None) if optimizer is not None else None,
+        "compile": model.compile_config if optimizer is not None else None,
         "optimizer": None if optimizer is None else optimizer.get_config(),
-        "epoch": int(getattr(model, "epochs_done", 0)),
+        "epoch": int(model.epochs_done),
         "rng_state": _random.get_state(),
-        "training_log": list(getattr(model, "training_log", [])),
+        "training_log": list(model.training_log),
         "params": [[p.name, list(p.value.shape)] for p in params],
         "states": [[name, list(a.shape)] for name, a in states],
         "optimizer_state": opt_slots,

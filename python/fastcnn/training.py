@@ -178,7 +178,7 @@ class TrainingMixin:
 
     @property
     def compiled(self) -> bool:
-        return getattr(self, "optimizer", None) is not None and getattr(self, "loss", None) is not None
+        return self.optimizer is not None and self.loss is not None
 
     def _require_compiled(self, fn: str) -> None:
         if not self.compiled:
