@@ -41,6 +41,9 @@ class Schedule:
     def _config(self) -> dict:
         raise NotImplementedError
 
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._config().items())})"
+
 
 class StepLR(Schedule):
     """lr = base_lr * gamma ** (epoch // step_size)."""
@@ -213,6 +216,7 @@ class Optimizer:
 
     def __repr__(self):
         cfg = {k: v for k, v in self.get_config().items() if k not in ("class", "epoch", "iterations")}
+        cfg["schedule"] = self.schedule
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
 
 
