@@ -43,6 +43,7 @@ def data_dir(tmp_path_factory):
     (["train", "lenet5", "--lr", "fast"], "argument --lr"),
     (["train", "lenet5", "--device", "tpu"], "argument --device: invalid choice"),
     (["train", "lenet5", "--schedule", "linear"], "argument --schedule: invalid choice"),
+    (["train", "lenet5", "--weight-decay", "-1"], "argument --weight-decay: got '-1', needed a number >= 0"),
     (["summary", "lenet5", "--input-shape", "28,28"], "argument --input-shape: got '28,28', needed C,H,W"),
     (["summary", "vgg17"], "invalid choice: 'vgg17'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -62,7 +63,7 @@ def test_cuda_device_is_a_clear_error(capsys, tmp_path):
 def test_train_writes_files_and_resumes(capsys, tmp_path, data_dir):
     out = tmp_path / "run"
     code, stdout, _ = run(capsys, "train", "lenet5", "--epochs", "1", "--limit", "500", "--batch-size", "50",
-                          "--data", str(data_dir), "--out", str(out), "--quiet")
+                          "--data", str(data_dir), "--out", str(out), "--quiet", "--weight-decay", "5e-4")
     assert code == 0 and "test accuracy" in stdout
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 1

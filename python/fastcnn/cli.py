@@ -56,6 +56,16 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"got {text!r}, needed a number >= 0")
+    return v
+
+
 class MnistImages:
     """MNIST uint8 (N, 28, 28) seen as (N, C, H, W) uint8 for a model's input shape, made per batch:
     zero-padded (centered) when H, W exceed 28 by at most 8 (LeNet's 32x32), else resized by
@@ -109,17 +119,18 @@ def _make_model(name: str, input_shape, num_classes: int | None = 10):
     return model
 
 
-def _make_optimizer(name: str, lr: float, schedule: str, epochs: int):
+def _make_optimizer(name: str, lr: float, schedule: str, epochs: int, weight_decay: float | None):
     from . import optim
     schedule = {"none": None, "cosine": optim.CosineAnnealing(epochs),
                 "step": optim.StepLR(max(1, epochs // 3), 0.1), "onecycle": optim.OneCycle()}[schedule]
+    wd = {} if weight_decay is None else {"weight_decay": weight_decay}
     if name == "sgd":
-        return optim.SGD(lr, schedule=schedule)
+        return optim.SGD(lr, schedule=schedule, **wd)
     if name == "momentum":
-        return optim.SGD(lr, momentum=0.9, schedule=schedule)
+        return optim.SGD(lr, momentum=0.9, schedule=schedule, **wd)
     if name == "adam":
-        return optim.Adam(lr, schedule=schedule)
-    return optim.AdamW(lr, schedule=schedule)
+        return optim.Adam(lr, schedule=schedule, **wd)
+    return optim.AdamW(lr, schedule=schedule, **wd)
 
 
 def _train(args, parser) -> int:
@@ -151,7 +162,8 @@ def _train(args, parser) -> int:
     else:
         model = _make_model(args.model, args.input_shape)
         lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-        model.compile(_make_optimizer(args.optimizer, lr, args.schedule, args.epochs), loss="cross_entropy",
+        model.compile(_make_optimizer(args.optimizer, lr, args.schedule, args.epochs, args.weight_decay),
+                      loss="cross_entropy",
                       metrics=["accuracy"])
     input_shape = tuple(model.input_shapes[0])
 
@@ -217,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="momentum is SGD with momentum 0.9 (default)")
     t.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate (default 0.05 for sgd/momentum, 0.001 for adam/adamw)")
+    t.add_argument("--weight-decay", type=_non_negative_float, default=None, metavar="WD",
+                   help="L2 weight decay (decoupled for adamw; default 0, 0.01 for adamw)")
     t.add_argument("--schedule", choices=("cosine", "step", "onecycle", "none"), default="cosine",
                    help="learning-rate schedule over the epochs: cosine annealing to 0 (default), step (x0.1 "
                         "every third of the run), one-cycle (per step), none")
