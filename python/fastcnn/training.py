@@ -1,2 +1,343 @@
+"""compile / fit / evaluate / predict / save for models (``Model`` inherits ``TrainingMixin``).
+
+The mixin relies on the model-core contract: ``forward(x, training)``, ``backward(dys)``,
+``parameters()``, ``state_arrays()``, ``loss_weights``, ``input_shapes``, ``output_shapes``,
+``build()``, ``built``.
+
+Inputs are (N, C, H, W) arrays (a list of them for several model inputs), float or uint8 (uint8
+is scaled to [0, 1]), or objects that make batches on demand (``_is_lazy``); Keras-shaped
+(N, H, W) images get a channel axis when the model wants (1, H, W). Targets are class ids (N,) or one-hot / probabilities (N, classes). Batches are
+converted one at a time into a reused float32 buffer, so the whole set is never copied.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from . import _random
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optim as _optim
+from .callbacks import Callback, History
+
+__all__ = ["TrainingMixin"]
+
+
+def _shape_str(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _is_lazy(a) -> bool:
+    """A dataset object that makes its batches on demand: .shape, .dtype, .ndim, __len__ and
+    __getitem__ (slice or index array) returning numpy arrays — e.g. resized images."""
+    return all(hasattr(a, k) for k in ("shape", "dtype", "ndim", "__len__", "__getitem__"))
+
+
+class _Inputs:
+    """The model's inputs checked against its input shapes, sliced and converted per batch."""
+
+    def __init__(self, x, input_shapes, fn: str):
+        arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(arrays) != len(input_shapes):
+            raise ValueError(f"{fn}: argument 'x' got {len(arrays)} arrays, needed {len(input_shapes)} "
+                             f"(one per model input)")
+        self.arrays, self.scales = [], []   # scales: the divisor for uint8 input, else None
+        for i, (a, expected) in enumerate(zip(arrays, input_shapes)):
+            name = "x" if len(arrays) == 1 else f"x[{i}]"
+            if not isinstance(a, np.ndarray) and not _is_lazy(a):
+                a = np.asarray(a)
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"{fn}: argument '{name}' got dtype {a.dtype}, needed a numeric array")
+            expected = tuple(int(s) for s in expected)
+            if isinstance(a, np.ndarray) and a.ndim == len(expected) and len(expected) >= 2 and expected[0] == 1 \
+                    and tuple(a.shape[1:]) == expected[1:]:
+                a = a.reshape(a.shape[0], *expected)          # Keras-style (N, H, W) grey images
+            if a.ndim != len(expected) + 1 or tuple(a.shape[1:]) != expected:
+                raise ValueError(f"{fn}: argument '{name}' got shape {_shape_str(a.shape)}, needed "
+                                 f"(N, {', '.join(map(str, expected))}) for model input {i}")
+            self.arrays.append(a)
+            self.scales.append(np.float32(255) if a.dtype == np.uint8 else None)
+        n = {len(a) for a in self.arrays}
+        if len(n) != 1:
+            raise ValueError(f"{fn}: argument 'x' got inputs of different lengths {sorted(n)}, needed one N")
+        self.n = n.pop()
+        self._buffers: list[np.ndarray | None] = [None] * len(self.arrays)
+
+    def batch(self, index) -> list[np.ndarray]:
+        """float32 C-contiguous batches for rows `index` (a slice or an index array)."""
+        out = []
+        for i, (a, scale) in enumerate(zip(self.arrays, self.scales)):
+            src = a[index]
+            m = len(src)
+            buf = self._buffers[i]
+            if buf is None or len(buf) < m:
+                buf = self._buffers[i] = np.empty((m, *a.shape[1:]), dtype=np.float32)
+            dst = buf[:m]
+            if scale is not None:        # uint8 -> [0, 1], as x.astype(np.float32) / 255
+                np.divide(src, scale, out=dst, casting="unsafe")
+            else:
+                np.copyto(dst, src, casting="unsafe")
+            out.append(dst)
+        return out
+
+
+def _targets(y, n: int, num_classes: int, fn: str) -> np.ndarray:
+    """Class ids (N,) as int64, or one-hot / probabilities (N, classes) as float32, checked."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: argument 'y' got dtype {y.dtype}, needed class ids (integers)")
+    if y.ndim == 2 and y.shape[1] == num_classes and y.dtype.kind == "f":
+        if len(y) != n:
+            raise ValueError(f"{fn}: argument 'y' got {len(y)} rows, needed {n} (one per sample in x)")
+        return np.ascontiguousarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"{fn}: argument 'y' got shape {_shape_str(y.shape)}, needed ({n},) class ids "
+                         f"or ({n}, {num_classes}) one-hot targets")
+    if len(y) != n:
+        raise ValueError(f"{fn}: argument 'y' got {len(y)} labels, needed {n} (one per sample in x)")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"{fn}: argument 'y' got non-integer values, needed class ids 0..{num_classes - 1}")
+    if n and (y.min() < 0 or y.max() >= num_classes):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise ValueError(f"{fn}: argument 'y' got class id {bad.item()!r}, needed class ids in 0..{num_classes - 1}")
+    return y.astype(np.int64)
+
+
+def _batch_size(v, fn: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{fn}: argument 'batch_size' got {v!r}, needed an int >= 1")
+    return int(v)
+
+
+def _shapes(shapes) -> list[tuple]:
+    """input_shapes / output_shapes as a list of tuples (a single tuple is accepted too)."""
+    shapes = list(shapes)
+    if shapes and isinstance(shapes[0], (int, np.integer)):
+        return [tuple(shapes)]
+    return [tuple(s) for s in shapes]
+
+
+class _Progress:
+    """tqdm bar per epoch (verbose=1), one line per epoch (verbose=2) or nothing (verbose=0)."""
+
+    def __init__(self, verbose: int, epoch: int, epochs: int, steps: int):
+        self.verbose, self.bar = verbose, None
+        self.prefix = f"Epoch {epoch + 1}/{epochs}"
+        if verbose == 1:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=steps, desc=self.prefix, unit="step", file=sys.stdout, leave=True,
+                            dynamic_ncols=True, mininterval=0.25)
+
+    def update(self, logs: dict) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.bar.n == self.bar.total or self.bar.n % 10 == 0:
+                self.bar.set_postfix_str(_format(logs), refresh=False)
+
+    def close(self, logs: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(_format(logs), refresh=False)
+            self.bar.close()
+        elif self.verbose == 2:
+            print(f"{self.prefix} - {_format(logs)}", flush=True)
+
+
+def _format(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4f}" if k != "seconds" else f"{v:.1f}s" for k, v in logs.items())
+
+
 class TrainingMixin:
-    pass
+    """Keras-style training for models: compile, fit, evaluate, predict, save."""
+
+    def __init__(self):
+        self.optimizer = None          # set by compile
+        self.loss = None
+        self.metric_fns: list = []     # [(name, fn(output, target) -> float)]
+        self.compile_config = None     # JSON-able compile arguments (for saving)
+        self.history = None            # the History of the latest fit
+        self.stop_training = False     # a callback sets it to end fit after the current epoch
+        self.epochs_done = 0           # epochs trained so far (restored by load_model)
+        self.training_log: list[dict] = []   # one dict per epoch trained, across fit calls and resumes
+
+    # -- setup
+
+    def compile(self, optimizer="sgd", loss="cross_entropy", metrics=("accuracy",)) -> None:
+        """optimizer: a fastcnn.optim.Optimizer or a name (sgd, momentum, adam, adamw, rmsprop);
+        loss: a fastcnn.losses.Loss or a name; metrics: names or callables(output, target)."""
+        self.optimizer = _optim.get(optimizer)
+        self.loss = _losses.get(loss)
+        if isinstance(metrics, str) or callable(metrics):
+            metrics = [metrics]
+        self.metric_fns = [_metrics.get(m) for m in (metrics or [])]
+        self.compile_config = {"loss": self.loss.name or type(self.loss).__name__,
+                               "metrics": [name for name, _ in self.metric_fns]}
+
+    @property
+    def compiled(self) -> bool:
+        return self.optimizer is not None and self.loss is not None
+
+    def _require_compiled(self, fn: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{fn}: the model is not compiled; call model.compile(optimizer, loss) first")
+
+    def _build_for(self, x) -> None:
+        """Build an unbuilt model (a Sequential without an input shape) for the data's sample shape."""
+        if not self.built:
+            first = x[0] if isinstance(x, (list, tuple)) else x
+            self.build(tuple(first.shape[1:]) if hasattr(first, "shape") else np.shape(first)[1:])
+
+    def _data_inputs(self, x, fn: str) -> _Inputs:
+        self._build_for(x)
+        return _Inputs(x, _shapes(self.input_shapes), fn)
+
+    def _num_classes(self) -> int:
+        return int(_shapes(self.output_shapes)[0][-1])
+
+    # -- the loop
+
+    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None, shuffle: bool = True,
+            callbacks=None, verbose: int = 1, initial_epoch: int = 0) -> History:
+        """Train from epoch `initial_epoch` up to (not including) `epochs`; returns a History with
+        per-epoch loss, metrics (e.g. accuracy), val_* when validation_data=(x_val, y_val) is given,
+        and seconds (training time of the epoch, without validation)."""
+        self._require_compiled("fit")
+        batch_size = _batch_size(batch_size, "fit")
+        for name, v, lo in (("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ValueError(f"fit: argument '{name}' got {v!r}, needed an int >= {lo}")
+        inputs = self._data_inputs(x, "fit")
+        targets = _targets(y, inputs.n, self._num_classes(), "fit")
+        if inputs.n == 0:
+            raise ValueError("fit: argument 'x' got 0 samples, needed at least one")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: argument 'validation_data' needed a pair (x_val, y_val)")
+            val_inputs = self._data_inputs(validation_data[0], "fit (validation_data)")
+            val_targets = _targets(validation_data[1], val_inputs.n, self._num_classes(), "fit (validation_data)")
+
+        n = inputs.n
+        steps = math.ceil(n / batch_size)
+        schedule = self.optimizer.schedule
+        if isinstance(schedule, _optim.OneCycle) and schedule.total_steps is None:
+            schedule.total_steps = epochs * steps
+
+        history = History()
+        callbacks = [history] + list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"fit: argument 'callbacks' got {type(cb).__name__}, needed fastcnn.callbacks.Callback")
+            cb.set_model(self)
+        self.history = history
+        self.stop_training = False
+        loss_weights = [float(w) for w in self.loss_weights]
+        params = self.parameters()
+
+        for cb in callbacks:
+            cb.on_train_begin()
+        for epoch in range(int(initial_epoch), int(epochs)):
+            self.optimizer.epoch = epoch
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            order = _random.rng().permutation(n) if shuffle else None
+            progress = _Progress(verbose, epoch, epochs, steps)
+            totals = np.zeros(1 + len(self.metric_fns))     # summed over samples: loss, metrics
+            seen = 0
+            start = time.perf_counter()
+            for step in range(steps):
+                rows = slice(step * batch_size, min(n, (step + 1) * batch_size))
+                index = order[rows] if order is not None else rows
+                xb, yb = inputs.batch(index), targets[index]
+                outputs = self.forward(xb if len(xb) > 1 else xb[0], training=True)
+                loss = 0.0
+                grads = []
+                for out, w in zip(outputs, loss_weights):
+                    loss += w * self.loss(out, yb)
+                    g = self.loss.gradient(out, yb)
+                    if w != 1.0:
+                        g *= np.float32(w)
+                    grads.append(g)
+                batch_metrics = [fn(outputs[0], yb) for _, fn in self.metric_fns]
+                self.backward(grads)
+                self.optimizer.step(params)
+
+                m = len(yb)
+                seen += m
+                totals += m * np.array([loss, *batch_metrics])
+                logs = self._logs(totals / seen)
+                progress.update(logs)
+                for cb in callbacks[1:]:
+                    cb.on_batch_end(step, {"loss": loss, "size": m})
+            logs = self._logs(totals / seen)
+            logs["seconds"] = time.perf_counter() - start
+            if validation_data is not None:
+                val = self._evaluate(val_inputs, val_targets, batch_size)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            self.epochs_done = epoch + 1
+            self.training_log = self.training_log + [{"epoch": epoch + 1, **logs}]
+            progress.close(logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end()
+        return history
+
+    def _logs(self, values) -> dict:
+        logs = {"loss": float(values[0])}
+        logs.update({name: float(v) for (name, _), v in zip(self.metric_fns, values[1:])})
+        return logs
+
+    # -- inference
+
+    def _evaluate(self, inputs: _Inputs, targets: np.ndarray, batch_size: int) -> dict:
+        totals = np.zeros(1 + len(self.metric_fns))
+        for s in range(0, inputs.n, batch_size):
+            rows = slice(s, min(inputs.n, s + batch_size))
+            xb, yb = inputs.batch(rows), targets[rows]
+            outputs = self.forward(xb if len(xb) > 1 else xb[0], training=False)
+            loss = sum(self.loss(out, yb) for out in outputs)
+            totals += len(yb) * np.array([loss, *(fn(outputs[0], yb) for _, fn in self.metric_fns)])
+        return self._logs(totals / max(inputs.n, 1))
+
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0, return_dict: bool = False):
+        """(loss, *metrics) over the whole set — e.g. (loss, accuracy) — or a dict with return_dict."""
+        self._require_compiled("evaluate")
+        batch_size = _batch_size(batch_size, "evaluate")
+        inputs = self._data_inputs(x, "evaluate")
+        targets = _targets(y, inputs.n, self._num_classes(), "evaluate")
+        result = self._evaluate(inputs, targets, batch_size)
+        if verbose:
+            print(_format(result))
+        return result if return_dict else tuple(result.values())
+
+    def predict(self, x, batch_size: int = 32, verbose: int = 0):
+        """The model's outputs (inference mode) for every sample: an array, or a list of arrays for
+        several outputs."""
+        batch_size = _batch_size(batch_size, "predict")
+        inputs = self._data_inputs(x, "predict")
+        shapes = _shapes(self.output_shapes)
+        results = [np.empty((inputs.n, *s), dtype=np.float32) for s in shapes]
+        starts = range(0, inputs.n, batch_size)
+        if verbose:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, desc="predict", unit="step", file=sys.stdout)
+        for s in starts:
+            rows = slice(s, min(inputs.n, s + batch_size))
+            xb = inputs.batch(rows)
+            outputs = self.forward(xb if len(xb) > 1 else xb[0], training=False)
+            for dst, out in zip(results, outputs):
+                dst[rows] = out
+        return results[0] if len(results) == 1 else results
+
+    # -- saving
+
+    def save(self, path) -> None:
+        """Write architecture, weights, optimizer state, RNG state and epoch to one .npz file,
+        atomically (see fastcnn.saving)."""
+        from .saving import save_model
+        save_model(self, path)

@@ -1,0 +1,56 @@
+"""Loss functions by name, each a pair (forward, gradient) over logits on the C++ kernels.
+
+A loss is an object with ``__call__(logits, target) -> float`` (the batch mean) and
+``gradient(logits, target) -> dlogits`` (of that mean). Register more with ``register``.
+"""
+from __future__ import annotations
+
+from . import functional as F
+
+__all__ = ["Loss", "CrossEntropy", "get", "register"]
+
+
+class Loss:
+    name = ""
+
+    def __call__(self, logits, target) -> float:
+        raise NotImplementedError
+
+    def gradient(self, logits, target):
+        raise NotImplementedError
+
+
+class CrossEntropy(Loss):
+    """Softmax + negative log-likelihood on logits (N, classes), fused and stable.
+
+    target: class ids (N,) or one-hot / probabilities (N, classes).
+    """
+    name = "cross_entropy"
+
+    def __call__(self, logits, target) -> float:
+        return float(F.cross_entropy(logits, target))
+
+    def gradient(self, logits, target):
+        (dlogits,) = F.cross_entropy_backward(logits, target)
+        return dlogits
+
+
+_REGISTRY: dict[str, type[Loss]] = {}
+
+
+def register(cls: type[Loss], *aliases: str) -> type[Loss]:
+    for name in (cls.name, *aliases):
+        _REGISTRY[name] = cls
+    return cls
+
+
+register(CrossEntropy, "categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+def get(identifier) -> Loss:
+    """A Loss from an instance or a registered name."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str) and identifier in _REGISTRY:
+        return _REGISTRY[identifier]()
+    raise ValueError(f"losses.get: argument 'loss' got {identifier!r}, needed a Loss or one of {sorted(_REGISTRY)}")
