@@ -159,9 +159,116 @@ def test_max_pool_ties_pick_the_first_and_overlaps_add():
     np.testing.assert_array_equal(dx[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
 
 
+# Shapes that select the row fast paths of the kernels (window width / stride in {2/2, 3/3, 3/2, 2/1,
+# 3/1}; square windows in one pass, other heights row by row; kernel == stride with no leading
+# padding writes dx directly), with borders, padding and ceil_mode mixed in, and rows longer than
+# one block of 256 outputs.
+FAST_CASES = [
+    ((2, 3, 28, 28), 2, None, 0, False),
+    ((2, 3, 27, 29), 2, None, 0, False),             # odd sizes: last row / column in no window
+    ((2, 3, 27, 29), 2, None, 0, True),              # ceil_mode: clipped last windows
+    ((1, 2, 9, 1100), 2, 2, 0, False),               # 550 outputs a row: several blocks
+    ((2, 3, 30, 31), 3, None, 0, False),
+    ((2, 3, 31, 32), 3, 3, "same", False),           # trailing padding only
+    ((2, 3, 27, 27), 3, 2, 0, False),                # AlexNet-style overlapping
+    ((2, 3, 28, 29), 3, 2, 1, True),                 # padded borders around the interior
+    ((1, 2, 7, 600), 3, 2, 1, False),
+    ((2, 3, 14, 15), 3, 1, 1, False),                # GoogLeNet pool branch
+    ((2, 3, 14, 15), 2, 1, 0, False),
+    ((2, 3, 17, 18), (4, 2), (4, 2), 0, True),       # kernel == stride, rows accumulated one by one
+    ((2, 3, 17, 18), (2, 3), (1, 2), (1, 1), False),
+    ((2, 3, 17, 18), (3, 2), (2, 2), ((0, 1), (1, 0)), True),
+]
+
+
+def special_values(shape, seed):
+    """Ties (small integers), signed zeros and -inf; NaN at most once per 2x2 block (so that the
+    reference's first-NaN and the kernels' last-NaN argmax agree for the windows here)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(np.float32)
+    x[rng.random(shape) < 0.1] = -np.inf
+    x[(x == 0) & (rng.random(shape) < 0.5)] = -0.0
+    x[:, :, ::5, 1::7] = np.nan
+    return x
+
+
+def avg_scan_order(x, k, s, padding, ceil_mode, cip):
+    """avg_pool2d in float32, summing each window from 0 in row-major order, then dividing by the
+    divisor: the kernels' arithmetic, which the fast paths must reproduce bit for bit."""
+    k = (k, k) if isinstance(k, int) else k
+    s = k if s is None else ((s, s) if isinstance(s, int) else s)
+    (pt, pb), (pl, pr) = R.pool_pads(padding, x.shape[2:], k, s)
+    H, W = x.shape[2:]
+    P, Q = output_shape(x.shape, k, s, padding, ceil_mode)
+    y = np.zeros(x.shape[:2] + (P, Q), np.float32)
+    for oh in range(P):
+        hs = oh * s[0] - pt
+        for ow in range(Q):
+            ws = ow * s[1] - pl
+            rows, cols = range(max(hs, 0), min(hs + k[0], H)), range(max(ws, 0), min(ws + k[1], W))
+            acc = np.zeros(x.shape[:2], np.float32)
+            for ih in rows:
+                for iw in cols:
+                    acc = acc + x[:, :, ih, iw]
+            if cip:
+                div = (min(hs + k[0], H + pb) - hs) * (min(ws + k[1], W + pr) - ws)
+            else:
+                div = len(rows) * len(cols)
+            y[:, :, oh, ow] = acc / np.float32(div)
+    return y
+
+
+@pytest.mark.parametrize("shape, k, s, pad, ceil_mode", FAST_CASES)
+def test_fast_paths_match_reference(shape, k, s, pad, ceil_mode):
+    for x in (distinct(shape, seed=sum(shape)), special_values(shape, seed=len(shape))):
+        y = F.max_pool2d(x, k, s, pad, ceil_mode)
+        np.testing.assert_array_equal(y, R.max_pool2d(x, k, s, pad, ceil_mode))
+        dy = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
+        dx = F.max_pool2d_backward(dy, x, k, s, pad, ceil_mode)[0]
+        assert_close(dx, R.max_pool2d_backward(dy, x, k, s, pad, ceil_mode)[0], what="max dx")
+        for cip in (True, False):
+            ya = F.avg_pool2d(x, k, s, pad, ceil_mode, cip)
+            np.testing.assert_array_equal(ya, avg_scan_order(x, k, s, pad, ceil_mode, cip))
+            if np.isfinite(x).all():
+                assert_close(ya, R.avg_pool2d(x, k, s, pad, ceil_mode, cip), what="avg y")
+                assert_close(F.avg_pool2d_backward(dy, x, k, s, pad, ceil_mode, cip)[0],
+                             R.avg_pool2d_backward(dy, x, k, s, pad, ceil_mode, cip)[0], what="avg dx")
+
+
+def test_fast_paths_keep_tie_nan_and_zero_rules():
+    # ties: the first maximum in row-major order gets the gradient; -0 before +0 stays -0
+    x = np.array([[[[1, 3, -0.0, 0], [3, 2, 0, -0.0]]]], np.float32)
+    x = np.tile(x, (1, 1, 1, 40))  # 80 columns: 40 outputs, through the vector loop
+    y = F.max_pool2d(x, 2)
+    np.testing.assert_array_equal(y[0, 0, 0, :2], [3, 0])
+    assert np.signbit(y[0, 0, 0, 1])
+    dx = F.max_pool2d_backward(np.ones_like(y), x, 2)[0]
+    np.testing.assert_array_equal(dx[0, 0, :, :4], [[0, 1, 1, 0], [0, 0, 0, 0]])
+    # NaN wins wherever it is in the window; -inf windows give -inf with the gradient at the first
+    x = np.full((1, 1, 3, 60), -np.inf, np.float32)
+    x[0, 0, 1, 4] = np.nan
+    for k, s in ((2, 2), (3, 3), (3, 2), (3, 1)):
+        y = F.max_pool2d(x, k, s)
+        np.testing.assert_array_equal(y, R.max_pool2d(x, k, s))
+        dx = F.max_pool2d_backward(np.ones_like(y), x, k, s)[0]
+        np.testing.assert_array_equal(dx, R.max_pool2d_backward(np.ones_like(y), x, k, s)[0])
+
+
+def test_max_pool_backward_writes_every_element():
+    # kernel == stride writes dx without zero-filling first: elements outside every window
+    # (the odd last row / column) must still come out 0, not whatever the buffer held
+    x = distinct((3, 4, 9, 11), seed=9)
+    for _ in range(3):
+        dx = F.max_pool2d_backward(np.ones((3, 4, 4, 5), np.float32), x, 2)[0]
+        assert (dx[:, :, 8, :] == 0).all() and (dx[:, :, :, 10] == 0).all()
+        assert dx.sum() == 3 * 4 * 4 * 5
+        dxa = F.avg_pool2d_backward(np.ones((3, 4, 3, 3), np.float32), x, 3)[0]
+        assert (dxa[:, :, :, 9:] == 0).all() and (dxa[:, :, :9, :9] == np.float32(1 / 9)).all()
+
+
 def test_threads_give_identical_results():
     x = distinct((4, 16, 64, 64), seed=5)  # 262144 elements
-    cases = [(3, 2, 1, True), (2, None, 0, False)]
+    cases = [(3, 2, 1, True), (2, None, 0, False), (3, 2, 0, False), (3, 3, 0, True), (3, 1, 1, False)]
     results = []
     old = fastcnn.get_num_threads()
     try:

@@ -52,22 +52,23 @@ void relu_forward(const float* x, float* y, int64_t n) {
   });
 }
 
-// The gradient is 0 at x == 0 (PyTorch's threshold_backward).
+// The gradient is 0 at x == 0 (PyTorch's threshold_backward). Both operands are loaded and picked
+// with vec::select: `c ? 0 : dy[i]` leaves dy's load conditional, and GCC keeps that loop scalar.
 void relu_backward(const float* dy, const float* x, float* dx, int64_t n) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
+    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] <= 0.0f, 0.0f, dy[i]);
   });
 }
 
 void leaky_relu_forward(const float* x, float* y, int64_t n, float alpha) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : x[i] * alpha;
+    for (int64_t i = b; i < e; ++i) y[i] = vec::select(x[i] > 0.0f, x[i], x[i] * alpha);
   });
 }
 
 void leaky_relu_backward(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha;
+    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha);
   });
 }
 

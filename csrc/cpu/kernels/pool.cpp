@@ -1,11 +1,21 @@
 // Pooling kernels. Every kernel runs in parallel over (n,c) planes: each plane's outputs (and, in
 // backward, its dx accumulations in window scan order) belong to one thread, so results do not
 // depend on the thread count.
+//
+// Fast paths: for the common window widths and strides (kw, sw) in kRowShapes, the outputs whose
+// windows lie inside x (no padding, no clipping) are computed a whole output row at a time by loops
+// over the outputs that the compiler vectorizes; the borders take the general per-window code. The
+// fast loops do the same float operations in the same order as the general code (window scan order,
+// max by `v > m || isnan(v)`, sums from 0 then divided), so results are bit-identical. With
+// non-overlapping windows (kernel == stride, no leading padding) the backward writes each dx element
+// once instead of zero-filling and scattering.
 #include "cpu/kernels/pool.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+
+#include "cpu/vec/math.h"
 
 #include "fastcnn/parallel.h"
 
@@ -52,21 +62,282 @@ inline float avg_divisor(const Pool2dParams& p, int64_t oh, int64_t ow, const Wi
   return static_cast<float>((he - hs) * (we - ws));
 }
 
+// ---- general per-window code (borders, padding, ceil_mode, uncommon window shapes) ----
+
+inline void max_window_forward(const float* xp, float* yp, const Pool2dParams& p, int64_t oh, int64_t ow) {
+  float m;
+  window_argmax(xp, p.W, clipped_window(p, oh, ow), m);
+  yp[oh * p.Q + ow] = m;
+}
+
+inline void max_window_backward(const float* xp, const float* dyp, float* dxp, const Pool2dParams& p, int64_t oh,
+                                int64_t ow) {
+  float m;
+  const int64_t idx = window_argmax(xp, p.W, clipped_window(p, oh, ow), m);
+  if (idx >= 0) dxp[idx] += dyp[oh * p.Q + ow];
+}
+
+inline void avg_window_forward(const float* xp, float* yp, const Pool2dParams& p, int64_t oh, int64_t ow) {
+  const Window win = clipped_window(p, oh, ow);
+  float sum = 0.0f;
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * p.W + iw];
+  const bool empty = win.h0 >= win.h1 || win.w0 >= win.w1;
+  yp[oh * p.Q + ow] = empty ? 0.0f : sum / avg_divisor(p, oh, ow, win);
+}
+
+inline void avg_window_backward(const float* dyp, float* dxp, const Pool2dParams& p, int64_t oh, int64_t ow) {
+  const Window win = clipped_window(p, oh, ow);
+  if (win.h0 >= win.h1 || win.w0 >= win.w1) return;
+  const float g = dyp[oh * p.Q + ow] / avg_divisor(p, oh, ow, win);
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) dxp[ih * p.W + iw] += g;
+}
+
+// ---- whole-row fast paths --------------------------------------------------------------------
+
+// Outputs [lo, hi) along one dimension whose windows lie inside x (size elements, pad before).
+struct Range {
+  int64_t lo, hi;
+  bool empty() const { return lo >= hi; }
+};
+
+inline Range interior(int64_t out, int64_t k, int64_t s, int64_t pad, int64_t size) {
+  const int64_t lo = (pad + s - 1) / s;
+  const int64_t hi = size + pad >= k ? std::min(out, (size + pad - k) / s + 1) : 0;
+  return {std::min(lo, out), std::max(std::min(lo, out), hi)};
+}
+
+// The max rule of window_argmax for a candidate v after the window's first element.
+inline bool takes(float v, float m) { return v > m || v != v; }
+
+// Outputs per block of the row loops (their m / k scratch stays in L1).
+constexpr int64_t kRowBlock = 256;
+
+// n outputs of one row, window KW wide and kh high, output o's window starting at x0 + o*SW:
+// m = the window's max, k = its scan index (r*KW + c) by window_argmax's rule. x0 rows are W apart.
+// KH > 0 (== kh) takes the whole window in one pass over the outputs; KH == 0 goes row by row,
+// keeping the partial results in m and k.
+template <int KH, int KW, int SW, bool kArg>
+void max_row(const float* __restrict x0, int64_t W, int64_t kh, float* __restrict m, int32_t* __restrict k,
+             int64_t n) {
+  if constexpr (KH > 0) {
+    for (int64_t o = 0; o < n; ++o) {
+      float mo = x0[o * SW];
+      int32_t ko = 0;
+#pragma GCC unroll 16
+      for (int j = 1; j < KH * KW; ++j) {
+        const float v = x0[(j / KW) * W + o * SW + j % KW];
+        const bool t = takes(v, mo);
+        mo = vec::select(t, v, mo);
+        if (kArg) ko = t ? j : ko;
+      }
+      m[o] = mo;
+      if (kArg) k[o] = ko;
+    }
+    return;
+  }
+  for (int64_t o = 0; o < n; ++o) {
+    float mo = x0[o * SW];
+    int32_t ko = 0;
+    for (int c = 1; c < KW; ++c) {
+      const float v = x0[o * SW + c];
+      const bool t = takes(v, mo);
+      mo = vec::select(t, v, mo);
+      if (kArg) ko = t ? c : ko;
+    }
+    m[o] = mo;
+    if (kArg) k[o] = ko;
+  }
+  for (int64_t r = 1; r < kh; ++r) {
+    const float* __restrict xr = x0 + r * W;
+    for (int64_t o = 0; o < n; ++o) {
+      float mo = m[o];
+      int32_t ko = kArg ? k[o] : 0;
+      for (int c = 0; c < KW; ++c) {
+        const float v = xr[o * SW + c];
+        const bool t = takes(v, mo);
+        mo = vec::select(t, v, mo);
+        if (kArg) ko = t ? static_cast<int32_t>(r * KW + c) : ko;
+      }
+      m[o] = mo;
+      if (kArg) k[o] = ko;
+    }
+  }
+}
+
+// Window sums in scan order (from 0.0f, as avg_window_forward), then divided by div; KH as in max_row.
+template <int KH, int KW, int SW>
+void avg_row(const float* __restrict x0, int64_t W, int64_t kh, float div, float* __restrict y, int64_t n) {
+  if constexpr (KH > 0) {
+    for (int64_t o = 0; o < n; ++o) {
+      float sum = 0.0f;
+#pragma GCC unroll 16
+      for (int j = 0; j < KH * KW; ++j) sum += x0[(j / KW) * W + o * SW + j % KW];
+      y[o] = sum / div;
+    }
+    return;
+  }
+  for (int64_t o = 0; o < n; ++o) {
+    float sum = 0.0f;
+    for (int c = 0; c < KW; ++c) sum += x0[o * SW + c];
+    y[o] = sum;
+  }
+  for (int64_t r = 1; r < kh; ++r) {
+    const float* __restrict xr = x0 + r * W;
+    for (int64_t o = 0; o < n; ++o) {
+      float sum = y[o];
+      for (int c = 0; c < KW; ++c) sum += xr[o * SW + c];
+      y[o] = sum;
+    }
+  }
+  for (int64_t o = 0; o < n; ++o) y[o] = y[o] / div;
+}
+
+// Non-overlapping windows (SW == KW): dx of n whole windows, rows W apart: dy[o] (as 0 + dy, what
+// the scatter into zeros gives) at scan index k[o] of window o, 0 elsewhere.
+template <int KW>
+void max_row_backward(const int32_t* __restrict k, const float* __restrict dy, float* __restrict dx0, int64_t W,
+                      int64_t kh, int64_t n) {
+  for (int64_t r = 0; r < kh; ++r) {
+    float* __restrict dxr = dx0 + r * W;
+    for (int64_t o = 0; o < n; ++o) {
+      const float g = 0.0f + dy[o];
+      for (int c = 0; c < KW; ++c) dxr[o * KW + c] = k[o] == static_cast<int32_t>(r * KW + c) ? g : 0.0f;
+    }
+  }
+}
+
+// Non-overlapping windows: every element of window o gets 0 + dy[o] / div.
+template <int KW>
+void avg_row_backward(const float* __restrict dy, float div, float* __restrict dx0, int64_t W, int64_t kh, int64_t n) {
+  for (int64_t r = 0; r < kh; ++r) {
+    float* __restrict dxr = dx0 + r * W;
+    for (int64_t o = 0; o < n; ++o) {
+      const float g = 0.0f + dy[o] / div;
+      for (int c = 0; c < KW; ++c) dxr[o * KW + c] = g;
+    }
+  }
+}
+
+// Overlapping windows: adds dy[o] at scan index k[o] of window o, in increasing o (scalar: windows
+// share elements).
+template <int KW, int SW>
+void max_row_scatter(const int32_t* k, const float* dy, float* dx0, int64_t W, int64_t n) {
+  for (int64_t o = 0; o < n; ++o) dx0[o * SW + (k[o] / KW) * W + k[o] % KW] += dy[o];
+}
+
+using MaxRowFn = void (*)(const float*, int64_t, int64_t, float*, int32_t*, int64_t);
+using AvgRowFn = void (*)(const float*, int64_t, int64_t, float, float*, int64_t);
+using MaxRowScatterFn = void (*)(const int32_t*, const float*, float*, int64_t, int64_t);
+using MaxRowBackwardFn = void (*)(const int32_t*, const float*, float*, int64_t, int64_t, int64_t);
+using AvgRowBackwardFn = void (*)(const float*, float, float*, int64_t, int64_t, int64_t);
+
+// The row kernels for one window width / stride; null members where (kw, sw) has none.
+struct RowKernels {
+  MaxRowFn max = nullptr, argmax = nullptr;
+  AvgRowFn avg = nullptr;
+  MaxRowScatterFn max_scatter = nullptr;
+  MaxRowBackwardFn max_backward = nullptr;  // kernel == stride only
+  AvgRowBackwardFn avg_backward = nullptr;  // kernel == stride only
+};
+
+template <int KH, int KW, int SW>
+RowKernels row_kernels() {
+  RowKernels r;
+  r.max = max_row<KH, KW, SW, false>;
+  r.argmax = max_row<KH, KW, SW, true>;
+  r.avg = avg_row<KH, KW, SW>;
+  r.max_scatter = max_row_scatter<KW, SW>;
+  if constexpr (KW == SW) {
+    r.max_backward = max_row_backward<KW>;
+    r.avg_backward = avg_row_backward<KW>;
+  }
+  return r;
+}
+
+template <int KW, int SW>
+RowKernels row_kernels(int64_t kh) {
+  return kh == KW ? row_kernels<KW, KW, SW>() : row_kernels<0, KW, SW>();
+}
+
+// (kw, sw) with row kernels: 2x2/2 and 3x3/3 (LeNet, VGG, ResNet), 3x3/2 (AlexNet, GoogLeNet), and
+// stride 1 (GoogLeNet's 3x3/1 pool branches); square windows in one pass, any other height by rows.
+RowKernels find_row_kernels(int64_t kh, int64_t kw, int64_t sw) {
+  if (kw == 2 && sw == 2) return row_kernels<2, 2>(kh);
+  if (kw == 3 && sw == 3) return row_kernels<3, 3>(kh);
+  if (kw == 3 && sw == 2) return row_kernels<3, 2>(kh);
+  if (kw == 2 && sw == 1) return row_kernels<2, 1>(kh);
+  if (kw == 3 && sw == 1) return row_kernels<3, 1>(kh);
+  return {};
+}
+
+// The geometry every plane shares: interior output ranges and the row kernels.
+struct Plan {
+  Range rows, cols;
+  RowKernels rk;
+  bool disjoint;  // kernel == stride and no leading padding: windows tile x from its corner
+};
+
+Plan make_plan(const Pool2dParams& p) {
+  Plan plan{interior(p.P, p.kh, p.sh, p.pad_top, p.H), interior(p.Q, p.kw, p.sw, p.pad_left, p.W),
+            find_row_kernels(p.kh, p.kw, p.sw), false};
+  plan.disjoint = p.kh == p.sh && p.kw == p.sw && p.pad_top == 0 && p.pad_left == 0 && plan.rk.max_backward;
+  return plan;
+}
+
+// Calls border(ow) for the outputs of row oh outside [cols.lo, cols.hi) and fast(ow0, n) for blocks
+// of the interior, in increasing ow; rows outside the interior go entirely to border.
+template <typename Border, typename Fast>
+inline void for_row(const Plan& plan, const Pool2dParams& p, int64_t oh, bool has_fast, const Border& border,
+                    const Fast& fast) {
+  const bool inside = has_fast && oh >= plan.rows.lo && oh < plan.rows.hi && !plan.cols.empty();
+  if (!inside) {
+    for (int64_t ow = 0; ow < p.Q; ++ow) border(ow);
+    return;
+  }
+  for (int64_t ow = 0; ow < plan.cols.lo; ++ow) border(ow);
+  for (int64_t ow = plan.cols.lo; ow < plan.cols.hi; ow += kRowBlock) fast(ow, std::min(kRowBlock, plan.cols.hi - ow));
+  for (int64_t ow = plan.cols.hi; ow < p.Q; ++ow) border(ow);
+}
+
+// The first x element of output (oh, ow)'s window (inside x).
+inline const float* window_start(const float* xp, const Pool2dParams& p, int64_t oh, int64_t ow) {
+  return xp + (oh * p.sh - p.pad_top) * p.W + (ow * p.sw - p.pad_left);
+}
+
+// Disjoint windows: Pf x Qf whole windows from the corner; the rest of dx (right and bottom strips,
+// where ceil_mode's clipped windows or nothing fall) is zeroed, then the clipped windows scatter.
+template <typename Whole, typename Clipped>
+inline void disjoint_backward(const Pool2dParams& p, float* dxp, const Whole& whole_row, const Clipped& clipped) {
+  const int64_t Pf = std::min(p.P, p.H / p.kh), Qf = std::min(p.Q, p.W / p.kw);
+  for (int64_t oh = 0; oh < Pf; ++oh) {
+    float* dx0 = dxp + oh * p.kh * p.W;
+    for (int64_t ow = 0; ow < Qf; ow += kRowBlock) whole_row(oh, ow, std::min(kRowBlock, Qf - ow));
+    for (int64_t r = 0; r < p.kh; ++r) std::fill(dx0 + r * p.W + Qf * p.kw, dx0 + (r + 1) * p.W, 0.0f);
+  }
+  std::fill(dxp + Pf * p.kh * p.W, dxp + p.H * p.W, 0.0f);
+  for (int64_t oh = 0; oh < p.P; ++oh)
+    for (int64_t ow = oh < Pf ? Qf : 0; ow < p.Q; ++ow) clipped(oh, ow);
+}
+
 }  // namespace
 
 // x is (N,C,H,W), y is (N,C,P,Q).
 void max_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const Plan plan = make_plan(p);
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
+    int32_t unused[1];
     for (int64_t plane = b; plane < e; ++plane) {
       const float* xp = x + plane * HW;
       float* yp = y + plane * PQ;
       for (int64_t oh = 0; oh < p.P; ++oh)
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          float m;
-          window_argmax(xp, p.W, clipped_window(p, oh, ow), m);
-          yp[oh * p.Q + ow] = m;
-        }
+        for_row(
+            plan, p, oh, plan.rk.max, [&](int64_t ow) { max_window_forward(xp, yp, p, oh, ow); },
+            [&](int64_t ow, int64_t n) {
+              plan.rk.max(window_start(xp, p, oh, ow), p.W, p.kh, yp + oh * p.Q + ow, unused, n);
+            });
     }
   });
 }
@@ -74,18 +345,36 @@ void max_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
 // dy is (N,C,P,Q), x and dx are (N,C,H,W). The argmax of each window is recomputed from x.
 void max_pool2d_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const Plan plan = make_plan(p);
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
+    float m[kRowBlock];
+    int32_t k[kRowBlock];
     for (int64_t plane = b; plane < e; ++plane) {
       const float* xp = x + plane * HW;
       const float* dyp = dy + plane * PQ;
       float* dxp = dx + plane * HW;
+      const auto border = [&](int64_t oh, int64_t ow) { max_window_backward(xp, dyp, dxp, p, oh, ow); };
+      if (plan.disjoint) {
+        disjoint_backward(
+            p, dxp,
+            [&](int64_t oh, int64_t ow, int64_t n) {
+              const float* x0 = window_start(xp, p, oh, ow);
+              plan.rk.argmax(x0, p.W, p.kh, m, k, n);
+              plan.rk.max_backward(k, dyp + oh * p.Q + ow, dxp + (x0 - xp), p.W, p.kh, n);
+            },
+            border);
+        continue;
+      }
+      // overlapping windows add up in (oh, ow) order, as the general code does
       std::fill(dxp, dxp + HW, 0.0f);
       for (int64_t oh = 0; oh < p.P; ++oh)
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          float m;
-          const int64_t idx = window_argmax(xp, p.W, clipped_window(p, oh, ow), m);
-          if (idx >= 0) dxp[idx] += dyp[oh * p.Q + ow];
-        }
+        for_row(
+            plan, p, oh, plan.rk.argmax, [&](int64_t ow) { border(oh, ow); },
+            [&](int64_t ow, int64_t n) {
+              const float* x0 = window_start(xp, p, oh, ow);
+              plan.rk.argmax(x0, p.W, p.kh, m, k, n);
+              plan.rk.max_scatter(k, dyp + oh * p.Q + ow, dxp + (x0 - xp), p.W, n);
+            });
     }
   });
 }
@@ -93,19 +382,18 @@ void max_pool2d_backward(const float* dy, const float* x, float* dx, const Pool2
 // x is (N,C,H,W), y is (N,C,P,Q).
 void avg_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const Plan plan = make_plan(p);
+  const float div = static_cast<float>(p.kh * p.kw);  // of every window inside x
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
     for (int64_t plane = b; plane < e; ++plane) {
       const float* xp = x + plane * HW;
       float* yp = y + plane * PQ;
       for (int64_t oh = 0; oh < p.P; ++oh)
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          const Window win = clipped_window(p, oh, ow);
-          float sum = 0.0f;
-          for (int64_t ih = win.h0; ih < win.h1; ++ih)
-            for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * p.W + iw];
-          const bool empty = win.h0 >= win.h1 || win.w0 >= win.w1;
-          yp[oh * p.Q + ow] = empty ? 0.0f : sum / avg_divisor(p, oh, ow, win);
-        }
+        for_row(
+            plan, p, oh, plan.rk.avg, [&](int64_t ow) { avg_window_forward(xp, yp, p, oh, ow); },
+            [&](int64_t ow, int64_t n) {
+              plan.rk.avg(window_start(xp, p, oh, ow), p.W, p.kh, div, yp + oh * p.Q + ow, n);
+            });
     }
   });
 }
@@ -113,19 +401,25 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
 // dy is (N,C,P,Q), dx is (N,C,H,W).
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dParams& p) {
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const Plan plan = make_plan(p);
+  const float div = static_cast<float>(p.kh * p.kw);
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
     for (int64_t plane = b; plane < e; ++plane) {
       const float* dyp = dy + plane * PQ;
       float* dxp = dx + plane * HW;
+      const auto border = [&](int64_t oh, int64_t ow) { avg_window_backward(dyp, dxp, p, oh, ow); };
+      if (plan.disjoint) {
+        disjoint_backward(
+            p, dxp,
+            [&](int64_t oh, int64_t ow, int64_t n) {
+              plan.rk.avg_backward(dyp + oh * p.Q + ow, div, dxp + oh * p.kh * p.W + ow * p.kw, p.W, p.kh, n);
+            },
+            border);
+        continue;
+      }
       std::fill(dxp, dxp + HW, 0.0f);
       for (int64_t oh = 0; oh < p.P; ++oh)
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          const Window win = clipped_window(p, oh, ow);
-          if (win.h0 >= win.h1 || win.w0 >= win.w1) continue;
-          const float g = dyp[oh * p.Q + ow] / avg_divisor(p, oh, ow, win);
-          for (int64_t ih = win.h0; ih < win.h1; ++ih)
-            for (int64_t iw = win.w0; iw < win.w1; ++iw) dxp[ih * p.W + iw] += g;
-        }
+        for (int64_t ow = 0; ow < p.Q; ++ow) border(oh, ow);
     }
   });
 }
