@@ -8,19 +8,15 @@ from __future__ import annotations
 from . import _C
 from . import functional
 from ._random import seed
-from . import layers
+from . import layers, models, optim, callbacks, datasets
 from .model import Input, Model, Sequential
-from . import models
-# Training and IO (train branch)
-from . import optim, callbacks, datasets
 from .saving import load_model
 from .plot import plot_history
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "layers", "models", "Model", "Sequential", "Input", "info", "set_num_threads",
-           "get_num_threads", "seed", "__version__", "optim", "callbacks", "datasets", "load_model",
-           "plot_history"]
+__all__ = ["functional", "layers", "models", "optim", "callbacks", "datasets", "Model", "Sequential", "Input",
+           "load_model", "plot_history", "info", "set_num_threads", "get_num_threads", "seed", "__version__"]
 
 
 def set_num_threads(n: int) -> None:
