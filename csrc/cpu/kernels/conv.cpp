@@ -1,6 +1,7 @@
-// Convolution on the shared packed GEMM: im2col per sample and group, then one GEMM.
-// Shapes (fixed letters, see conv.h): x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q);
-// per group, col is (C/g*R*S, P*Q).
+// Convolution: two algorithms, chosen per shape and pass by choose_algo() below.
+//  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
+//    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
+//  - direct "wide-row" loops for stride 1 and few taps (C/g*R*S small, e.g. LeNet), see below.
 //
 // Threads: over samples when the batch has at least as many samples as threads (each thread has
 // its own im2col workspace and calls sgemm_serial), otherwise sample by sample with sgemm's own
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "cpu/gemm/sgemm.h"
+#include "cpu/vec/reduce.h"
+#include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
@@ -145,12 +148,313 @@ void gemm(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
     sgemm_serial(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
 }
 
+
+// ---- direct wide-row convolution (stride 1) ----------------------------------------------------
+// The input of one sample and group is copied into a buffer of rows of pitch Wp >= W: the W input
+// columns, then zeros. Output (p, q) sits at the "wide" index i = p*Wp + q and tap (c, r, s) reads
+// buffer[c*Hp*Wp + i + r*dh*Wp + s*dw - pad_left]: 8 consecutive outputs are one unaligned vector
+// load per tap, with no bounds checks. Left padding reads the previous row's zero columns (a zero
+// lead before the first row), so Wp = max(W + pad_left, Q + (S-1)*dw - pad_left, Q): the Wp - Q
+// extra outputs per wide row are computed and thrown away (2/30 of the work for LeNet's conv1,
+// 4/14 for conv2, 0 for conv2's backward-data).
+// Forward: a tile of KB filters x 8*NV wide outputs in registers (KB*NV = 12 accumulators), the
+// weights broadcast. Backward-data of a stride-1 conv is the forward of the flipped filters over dy.
+// Backward-weight: KB filters x JB taps, each accumulator a vector over wide positions.
+
+constexpr int64_t kDirectMaxTaps = 512;  // C/g*R*S up to this: the packed filters stay in L1/L2
+
+struct WideGeometry {
+  int64_t Hp, Wp, plane;  // rows (input row j - pad_top), pitch, Hp * Wp
+  int64_t lead;           // zeros before the first row (the first row's left padding)
+  int64_t base;           // where tap (0, 0, 0) of wide output 0 reads: lead - pad_left
+  int64_t size;           // lead + channels * plane + slack for reads past the last plane
+};
+
+WideGeometry wide_geometry(const Conv2dParams& p) {
+  WideGeometry g;
+  const int64_t span_w = (p.S - 1) * p.dil_w;
+  g.Hp = p.P + (p.R - 1) * p.dil_h;
+  g.Wp = std::max({p.W + std::max<int64_t>(p.pad_left, 0), p.Q + span_w - p.pad_left, p.Q});
+  g.plane = g.Hp * g.Wp;
+  g.lead = std::max<int64_t>(p.pad_left, 0);
+  g.base = g.lead - p.pad_left;
+  // The last tile rounds the wide outputs up by < 96; the last row reads span_w - pad_left past
+  // its pitch.
+  g.size = g.lead + p.C / p.groups * g.plane + span_w + std::max<int64_t>(-p.pad_left, 0) + 128;
+  return g;
+}
+
+// Fills the buffer of geometry g from x (C/g, H, W): row j of channel c holds x[c, j - pad_top, :]
+// (zeros outside the input; pad_top may be negative, a crop) and then Wp - W zeros.
+void pad_window(const Conv2dParams& p, const WideGeometry& g, const float* x, float* dst) {
+  const int64_t channels = p.C / p.groups;
+  std::fill(dst, dst + g.lead, 0.f);
+  float* d = dst + g.lead;
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t j = 0; j < g.Hp; ++j, d += g.Wp) {
+      const int64_t ih = j - p.pad_top;
+      if (ih < 0 || ih >= p.H) {
+        std::fill(d, d + g.Wp, 0.f);
+        continue;
+      }
+      std::memcpy(d, x + (c * p.H + ih) * p.W, p.W * sizeof(float));
+      std::fill(d + p.W, d + g.Wp, 0.f);
+    }
+  }
+  std::fill(d, dst + g.size, 0.f);
+}
+
+// Thread-local workspaces of the direct kernels, one per slot, kept between calls.
+template <int Slot>
+float* direct_workspace(int64_t size) {
+  static thread_local std::vector<float> ws;
+  if ((int64_t)ws.size() < size) ws.resize(size);
+  return ws.data();
+}
+
+// offsets[(c*R + r)*S + s] = where tap (c, r, s) reads in the padded window, relative to the
+// output's wide index; the calling thread's buffer, padded with zeros to `size` entries.
+const int64_t* tap_offsets(const Conv2dParams& p, const WideGeometry& g, int64_t size) {
+  static thread_local std::vector<int64_t> off;
+  off.assign(size, g.base);
+  for (int64_t c = 0; c < p.C / p.groups; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        off[(c * p.R + r) * p.S + s] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
+  return off.data();
+}
+
+// out[kk, 0:8*NV] = sum over taps t of wpk[t*KB + kk] * xp[off[t] + 0:8*NV], kk < KB.
+template <int KB, int NV>
+inline void direct_tile(const float* xp, const int64_t* off, int64_t taps, const float* wpk,
+                        float* out, int64_t ldo) {
+  using vec::F32x8;
+  F32x8 acc[KB][NV];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) acc[kk][v] = vec::splat8(0.f);
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = xp + off[t];
+    F32x8 xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = vec::load8(xt + 8 * v);
+    const float* wt = wpk + t * KB;
+    for (int kk = 0; kk < KB; ++kk) {
+      const F32x8 wv = vec::splat8(wt[kk]);
+      for (int v = 0; v < NV; ++v) acc[kk][v] += wv * xv[v];
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) vec::store8(out + kk * ldo + 8 * v, acc[kk][v]);
+}
+
+// Filters per forward tile: the KB in {6, 4, 2, 1} (8*12/KB outputs wide) that pads K/g least.
+int64_t direct_filter_block(int64_t Kg) {
+  int64_t best = 6;
+  for (int64_t kb : {4, 2, 1})
+    if ((Kg + kb - 1) / kb * kb < (Kg + best - 1) / best * best) best = kb;
+  return best;
+}
+
+// Stride-1 forward over the padded window: x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null,
+// y is (N,K,P,Q); pad_top/pad_left may be negative (backward-data's flipped problem).
+template <int KB, int NV>
+void direct_forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                         float* y) {
+  constexpr int64_t tile = 8 * NV;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, taps = Cg * RS;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t kblocks = (Kg + KB - 1) / KB;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t L = (p.P * g.Wp + tile - 1) / tile * tile;  // wide outputs, whole tiles
+
+  // The filters packed per block of KB as [tap][KB], zero-padded past K/g.
+  const int64_t* offs = tap_offsets(p, g, taps);
+  float* wpk = direct_workspace<0>(G * kblocks * taps * KB);
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t kb = 0; kb < kblocks; ++kb)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t kk = 0; kk < KB; ++kk) {
+          const int64_t k = kb * KB + kk;
+          wpk[((gi * kblocks + kb) * taps + t) * KB + kk] =
+              k < Kg ? w[(gi * Kg + k) * taps + t] : 0.f;
+        }
+
+  parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* yw = direct_workspace<2>(kblocks * KB * L);
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t gi = 0; gi < G; ++gi) {
+        pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+        for (int64_t i0 = 0; i0 < L; i0 += tile)
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            direct_tile<KB, NV>(xp + i0, offs, taps, wpk + (gi * kblocks + kb) * taps * KB,
+                                yw + kb * KB * L + i0, L);
+        for (int64_t k = 0; k < Kg; ++k) {
+          float* yk = y + (n * p.K + gi * Kg + k) * PQ;
+          const float bias = b ? b[gi * Kg + k] : 0.f;
+          for (int64_t op = 0; op < p.P; ++op) {
+            const float* src = yw + k * L + op * g.Wp;
+            for (int64_t q = 0; q < p.Q; ++q) yk[op * p.Q + q] = src[q] + bias;
+          }
+        }
+      }
+    }
+  });
+}
+
+void direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                    float* y) {
+  switch (direct_filter_block(p.K / p.groups)) {
+    case 6: return direct_forward_impl<6, 2>(p, x, w, b, y);
+    case 4: return direct_forward_impl<4, 3>(p, x, w, b, y);
+    case 2: return direct_forward_impl<2, 6>(p, x, w, b, y);
+    default: return direct_forward_impl<1, 12>(p, x, w, b, y);
+  }
+}
+
+// Backward-data of a stride-1 conv as a forward conv: its input is dy (N,K,P,Q), its filters are
+// w flipped in (r, s) with the channel axes swapped, (C, K/g, R, S) per group, its output dx.
+Conv2dParams flipped_problem(const Conv2dParams& p) {
+  return Conv2dParams{p.N, p.K, p.P, p.Q, p.C, p.R, p.S, p.H, p.W, 1, 1,
+                      (p.R - 1) * p.dil_h - p.pad_top, (p.S - 1) * p.dil_w - p.pad_left,
+                      p.dil_h, p.dil_w, p.groups};
+}
+
+void direct_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
+                          float* dx) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
+  float* wf = direct_workspace<3>(p.K * Cg * RS);
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t rs = 0; rs < RS; ++rs)
+          wf[((gi * Cg + c) * Kg + k) * RS + (RS - 1 - rs)] = w[((gi * Kg + k) * Cg + c) * RS + rs];
+  direct_forward(flipped_problem(p), dy, wf, b, dx);
+}
+
+// vacc[(kk*JB + j)*8 + l] += sum over vectors v of dyw[kk*L + 8v + l] * xp[off[j] + 8v + l].
+template <int KB, int JB>
+inline void weight_tile(const float* dyw, int64_t L, const float* xp, const int64_t* off,
+                        float* vacc) {
+  using vec::F32x8;
+  F32x8 acc[KB][JB];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < JB; ++j) acc[kk][j] = vec::splat8(0.f);
+  for (int64_t i = 0; i < L; i += 8) {
+    F32x8 dv[KB];
+    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::load8(dyw + kk * L + i);
+    for (int j = 0; j < JB; ++j) {
+      const F32x8 xv = vec::load8(xp + off[j] + i);
+      for (int kk = 0; kk < KB; ++kk) acc[kk][j] += dv[kk] * xv;
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < JB; ++j) {
+      float* a = vacc + (kk * JB + j) * 8;
+      vec::store8(a, vec::load8(a) + acc[kk][j]);
+    }
+}
+
+// dw[k, c, r, s] = sum over n, p, q of dy[n,k,p,q] * x[n, c, p - pt + r*dh, q - pl + s*dw], stride 1.
+// dy is laid out wide, (K/g, L) with zeros in the Wp - Q extra columns and after P*Wp, so wide
+// positions that are not outputs add 0 (unless x holds an Inf or NaN there). The batch is split
+// into the fixed chunks of conv2d_backward_weight; each keeps 8 lanes per weight, summed at its end.
+template <int KB, int JB>
+void direct_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
+                                 float* dw) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t L = (p.P * g.Wp + 7) / 8 * 8;
+  const int64_t kblocks = (Kg + KB - 1) / KB, jblocks = (taps + JB - 1) / JB;
+  const int64_t vsize = G * kblocks * KB * jblocks * JB * 8;  // lane accumulators of one chunk
+  const int64_t chunks = std::min(p.N, kWeightChunks);
+
+  // Taps past the end of the last block read tap 0's data; their sums are dropped.
+  const int64_t* offs = tap_offsets(p, g, jblocks * JB);
+  float* partials = direct_workspace<3>(chunks * wsize);
+  parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* dyw = direct_workspace<2>(kblocks * KB * L);
+    float* vacc = direct_workspace<4>(vsize);
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      std::fill(vacc, vacc + vsize, 0.f);
+      std::fill(dyw, dyw + kblocks * KB * L, 0.f);
+      for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
+        for (int64_t gi = 0; gi < G; ++gi) {
+          pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+          for (int64_t k = 0; k < Kg; ++k)
+            for (int64_t op = 0; op < p.P; ++op)
+              std::memcpy(dyw + k * L + op * g.Wp, dy + (n * p.K + gi * Kg + k) * PQ + op * p.Q,
+                          p.Q * sizeof(float));
+          float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t jb = 0; jb < jblocks; ++jb)
+              weight_tile<KB, JB>(dyw + kb * KB * L, L, xp, offs + jb * JB,
+                                  vg + (kb * jblocks + jb) * KB * JB * 8);
+        }
+      }
+      // Lanes summed in a fixed order into this chunk's partial dw.
+      float* part = partials + ci * wsize;
+      for (int64_t gi = 0; gi < G; ++gi)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t kb = k / KB, kk = k % KB, jb = t / JB, j = t % JB;
+            const float* a =
+                vacc + (((gi * kblocks + kb) * jblocks + jb) * KB * JB + kk * JB + j) * 8;
+            part[(gi * Kg + k) * taps + t] =
+                ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+          }
+    }
+  });
+  parallel_for(0, wsize, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = partials[i];
+      for (int64_t ci = 1; ci < chunks; ++ci) s += partials[ci * wsize + i];
+      dw[i] = s;
+    }
+  });
+}
+
+// The (filters, taps) tile of 12 accumulators that pads (K/g, C/g*R*S) least.
+void direct_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+  const int64_t Kg = p.K / p.groups, taps = p.C / p.groups * p.R * p.S;
+  int64_t best_kb = 0, best_work = 0;
+  for (int64_t kb : {6, 4, 3, 2}) {
+    const int64_t jb = 12 / kb, work = (Kg + kb - 1) / kb * kb * ((taps + jb - 1) / jb * jb);
+    if (best_kb == 0 || work < best_work) best_kb = kb, best_work = work;
+  }
+  switch (best_kb) {
+    case 6: return direct_backward_weight_impl<6, 2>(p, dy, x, dw);
+    case 4: return direct_backward_weight_impl<4, 3>(p, dy, x, dw);
+    case 3: return direct_backward_weight_impl<3, 4>(p, dy, x, dw);
+    default: return direct_backward_weight_impl<2, 6>(p, dy, x, dw);
+  }
+}
+
+// ---- the choice of algorithm -----------------------------------------------------------------
+
+enum class Algo { gemm, direct };
+enum class Pass { forward, backward_data, backward_weight };
+
+// Direct wide-row loops when the conv has stride 1 and few taps per output (C/g*R*S <= 512: LeNet,
+// first layers, small grouped convs): there the GEMM's M = K/g is small and its packing and
+// C-tile traffic are not amortized, while the direct tile keeps 12 vector accumulators busy on
+// one load per tap. Not when the wide rows waste more than half the work ((S-1)*dw > Q). Backward-
+// data is judged on its flipped problem (taps = K/g*R*S, output width W). Everything else: GEMM.
+Algo choose_algo(const Conv2dParams& p, Pass pass) {
+  if (p.stride_h != 1 || p.stride_w != 1) return Algo::gemm;
+  const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
+  const int64_t taps = q.C / q.groups * q.R * q.S;
+  if (taps > kDirectMaxTaps || (q.S - 1) * q.dil_w > q.Q) return Algo::gemm;
+  return Algo::direct;
+}
 }  // namespace
 
 // x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null, y is (N,K,P,Q).
 // Per sample and group: y_g (K/g, PQ) = w_g (K/g, C/g*R*S) . col_g (C/g*R*S, PQ) [+ b].
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
+  if (choose_algo(p, Pass::forward) == Algo::direct) return direct_forward(p, x, w, b, y);
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool pointwise = is_pointwise(p);
@@ -178,6 +482,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 // conv_transpose2d's forward is this kernel, and b is its bias].
 void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                           float* dx) {
+  if (choose_algo(p, Pass::backward_data) == Algo::direct) {
+    return direct_backward_data(p, dy, w, b, dx);
+  }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool pointwise = is_pointwise(p);
@@ -212,6 +519,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   if (p.N == 0) {
     std::fill(dw, dw + wsize, 0.f);
     return;
+  }
+  if (choose_algo(p, Pass::backward_weight) == Algo::direct) {
+    return direct_backward_weight(p, dy, x, dw);
   }
   const bool pointwise = is_pointwise(p);
   const int64_t chunks = std::min(p.N, kWeightChunks);
@@ -253,7 +563,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   }
 }
 
-// dy is (N,K,L), db is (K,): db[k] = sum over n, then l, of dy[n,k,l], accumulated in double.
+// dy is (N,K,L), db is (K,): db[k] = sum over n of (the 8-lane double sum over l of dy[n,k,l]).
 void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db) {
   const int64_t per_k = std::max<int64_t>(1, N * L);
   parallel_for(0, K, std::max<int64_t>(1, kParallelGrain / per_k), [&](int64_t k0, int64_t k1) {
@@ -261,7 +571,7 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
       double s = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         const float* row = dy + (n * K + k) * L;
-        for (int64_t l = 0; l < L; ++l) s += row[l];
+        s += vec::sum_f64(L, [&](int64_t l) { return static_cast<double>(row[l]); });
       }
       db[k] = static_cast<float>(s);
     }
