@@ -184,6 +184,13 @@ WideGeometry wide_geometry(const Conv2dParams& p) {
   return g;
 }
 
+// dst[0:n] = src[0:n] for short rows, inline (a memcpy call per row costs as much as the copy).
+inline void copy_row(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // Fills the buffer of geometry g from x (C/g, H, W): row j of channel c holds x[c, j - pad_top, :]
 // (zeros outside the input; pad_top may be negative, a crop) and then Wp - W zeros.
 void pad_window(const Conv2dParams& p, const WideGeometry& g, const float* x, float* dst) {
@@ -197,7 +204,7 @@ void pad_window(const Conv2dParams& p, const WideGeometry& g, const float* x, fl
         std::fill(d, d + g.Wp, 0.f);
         continue;
       }
-      std::memcpy(d, x + (c * p.H + ih) * p.W, p.W * sizeof(float));
+      copy_row(x + (c * p.H + ih) * p.W, p.W, d);
       std::fill(d + p.W, d + g.Wp, 0.f);
     }
   }
@@ -224,9 +231,20 @@ const int64_t* tap_offsets(const Conv2dParams& p, const WideGeometry& g, int64_t
   return off.data();
 }
 
+// dw[i] = the sum over chunks, in chunk order, of partials[chunk*wsize + i].
+void sum_chunks(const float* partials, int64_t chunks, int64_t wsize, float* dw) {
+  parallel_for(0, wsize, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = partials[i];
+      for (int64_t ci = 1; ci < chunks; ++ci) s += partials[ci * wsize + i];
+      dw[i] = s;
+    }
+  });
+}
+
 // out[kk, 0:8*NV] = sum over taps t of wpk[t*KB + kk] * xp[off[t] + 0:8*NV], kk < KB.
 template <int KB, int NV>
-inline void direct_tile(const float* xp, const int64_t* off, int64_t taps, const float* wpk,
+inline void wide_tile(const float* xp, const int64_t* off, int64_t taps, const float* wpk,
                         float* out, int64_t ldo) {
   using vec::F32x8;
   F32x8 acc[KB][NV];
@@ -247,7 +265,7 @@ inline void direct_tile(const float* xp, const int64_t* off, int64_t taps, const
 }
 
 // Filters per forward tile: the KB in {6, 4, 2, 1} (8*12/KB outputs wide) that pads K/g least.
-int64_t direct_filter_block(int64_t Kg) {
+int64_t wide_filter_block(int64_t Kg) {
   int64_t best = 6;
   for (int64_t kb : {4, 2, 1})
     if ((Kg + kb - 1) / kb * kb < (Kg + best - 1) / best * best) best = kb;
@@ -257,7 +275,7 @@ int64_t direct_filter_block(int64_t Kg) {
 // Stride-1 forward over the padded window: x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null,
 // y is (N,K,P,Q); pad_top/pad_left may be negative (backward-data's flipped problem).
 template <int KB, int NV>
-void direct_forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
+void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
                          float* y) {
   constexpr int64_t tile = 8 * NV;
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, taps = Cg * RS;
@@ -286,7 +304,7 @@ void direct_forward_impl(const Conv2dParams& p, const float* x, const float* w, 
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
         for (int64_t i0 = 0; i0 < L; i0 += tile)
           for (int64_t kb = 0; kb < kblocks; ++kb)
-            direct_tile<KB, NV>(xp + i0, offs, taps, wpk + (gi * kblocks + kb) * taps * KB,
+            wide_tile<KB, NV>(xp + i0, offs, taps, wpk + (gi * kblocks + kb) * taps * KB,
                                 yw + kb * KB * L + i0, L);
         for (int64_t k = 0; k < Kg; ++k) {
           float* yk = y + (n * p.K + gi * Kg + k) * PQ;
@@ -301,14 +319,177 @@ void direct_forward_impl(const Conv2dParams& p, const float* x, const float* w, 
   });
 }
 
-void direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+void wide_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
-  switch (direct_filter_block(p.K / p.groups)) {
-    case 6: return direct_forward_impl<6, 2>(p, x, w, b, y);
-    case 4: return direct_forward_impl<4, 3>(p, x, w, b, y);
-    case 2: return direct_forward_impl<2, 6>(p, x, w, b, y);
-    default: return direct_forward_impl<1, 12>(p, x, w, b, y);
+  switch (wide_filter_block(p.K / p.groups)) {
+    case 6: return wide_forward_impl<6, 2>(p, x, w, b, y);
+    case 4: return wide_forward_impl<4, 3>(p, x, w, b, y);
+    case 2: return wide_forward_impl<2, 6>(p, x, w, b, y);
+    default: return wide_forward_impl<1, 12>(p, x, w, b, y);
   }
+}
+
+// ---- direct filter-vectorized convolution (stride 1) -------------------------------------------
+// The same padded buffer, but 16 filters make two vectors and a tile of 6 output positions
+// broadcasts one input value per position and tap: 12 accumulators and no wasted outputs when
+// K/g fills the 16 lanes (LeNet's conv2: K = 16, Q = 10 would waste 4/14 of wide rows).
+
+constexpr int64_t kFilterBlock = 16, kPositionBlock = 6;
+
+// Where output position m = p*Q + q reads tap 0 in the padded buffer, relative to the tap offsets.
+inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64_t m) {
+  return m / p.Q * g.Wp + m % p.Q;
+}
+
+// out[i*16 + kk] = sum over taps t of xp[pos[i] + off[t]] * wpk[t*16 + kk], i < 6, kk < 16.
+inline void filter_tile(const float* xp, const int64_t* pos, const int64_t* off, int64_t taps,
+                        const float* wpk, float* out) {
+  using vec::F32x8;
+  constexpr int MP = kPositionBlock;
+  F32x8 acc[MP][2];
+  const float* xi[MP];
+  for (int i = 0; i < MP; ++i) {
+    acc[i][0] = acc[i][1] = vec::splat8(0.f);
+    xi[i] = xp + pos[i];
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    const int64_t o = off[t];
+    const F32x8 w0 = vec::load8(wpk + t * 16), w1 = vec::load8(wpk + t * 16 + 8);
+    for (int i = 0; i < MP; ++i) {
+      const F32x8 a = vec::splat8(xi[i][o]);
+      acc[i][0] += a * w0;
+      acc[i][1] += a * w1;
+    }
+  }
+  for (int i = 0; i < MP; ++i) {
+    vec::store8(out + i * 16, acc[i][0]);
+    vec::store8(out + i * 16 + 8, acc[i][1]);
+  }
+}
+
+// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile.
+void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                     float* y) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t* offs = tap_offsets(p, g, taps);
+  // The filters as [tap][16] per block of 16, zero-padded past K/g.
+  float* wpk = direct_workspace<0>(G * kblocks * taps * kFilterBlock);
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t kb = 0; kb < kblocks; ++kb)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t kk = 0; kk < kFilterBlock; ++kk) {
+          const int64_t k = kb * kFilterBlock + kk;
+          wpk[((gi * kblocks + kb) * taps + t) * kFilterBlock + kk] =
+              k < Kg ? w[(gi * Kg + k) * taps + t] : 0.f;
+        }
+
+  parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
+    float* xp = direct_workspace<1>(g.size);
+    float tile[kPositionBlock * kFilterBlock];
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t gi = 0; gi < G; ++gi) {
+        pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+        for (int64_t m0 = 0; m0 < PQ; m0 += kPositionBlock) {
+          const int64_t mp = std::min(kPositionBlock, PQ - m0);
+          int64_t pos[kPositionBlock];  // the last tile repeats its last position
+          for (int64_t i = 0; i < kPositionBlock; ++i)
+            pos[i] = position_base(p, g, m0 + std::min(i, mp - 1));
+          for (int64_t kb = 0; kb < kblocks; ++kb) {
+            filter_tile(xp, pos, offs, taps, wpk + (gi * kblocks + kb) * taps * kFilterBlock,
+                        tile);
+            const int64_t k0 = gi * Kg + kb * kFilterBlock;
+            for (int64_t kk = 0; kk < std::min(kFilterBlock, Kg - kb * kFilterBlock); ++kk) {
+              float* yk = y + (n * p.K + k0 + kk) * PQ + m0;
+              const float bias = b ? b[k0 + kk] : 0.f;
+              for (int64_t i = 0; i < mp; ++i) yk[i] = tile[i * kFilterBlock + kk] + bias;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// vacc[i*16 + kk] += sum over output positions (p, q) of xp[off[i] + p*Wp + q] * dyt[(p*Q + q)*ldd + kk].
+inline void filter_weight_tile(const Conv2dParams& p, const WideGeometry& g, const float* dyt,
+                               int64_t ldd, const float* xp, const int64_t* off, float* vacc) {
+  using vec::F32x8;
+  constexpr int MP = kPositionBlock;
+  F32x8 acc[MP][2];
+  const float* xi[MP];
+  for (int i = 0; i < MP; ++i) {
+    acc[i][0] = acc[i][1] = vec::splat8(0.f);
+    xi[i] = xp + off[i];
+  }
+  for (int64_t op = 0; op < p.P; ++op) {
+    const float* d = dyt + op * p.Q * ldd;
+    const int64_t row = op * g.Wp;
+    for (int64_t q = 0; q < p.Q; ++q) {
+      const F32x8 d0 = vec::load8(d + q * ldd), d1 = vec::load8(d + q * ldd + 8);
+      for (int i = 0; i < MP; ++i) {
+        const F32x8 a = vec::splat8(xi[i][row + q]);
+        acc[i][0] += a * d0;
+        acc[i][1] += a * d1;
+      }
+    }
+  }
+  for (int i = 0; i < MP; ++i) {
+    vec::store8(vacc + i * 16, vec::load8(vacc + i * 16) + acc[i][0]);
+    vec::store8(vacc + i * 16 + 8, vec::load8(vacc + i * 16 + 8) + acc[i][1]);
+  }
+}
+
+// Stride-1 backward-weight, 6 taps x 16 filters per tile, a filter per lane (no lane sums). dy is
+// transposed per sample to (P*Q, 16 per block); the batch split as in wide_backward_weight.
+void filters_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
+  const int64_t tblocks = (taps + kPositionBlock - 1) / kPositionBlock;
+  const int64_t ldd = kblocks * kFilterBlock, block = kPositionBlock * kFilterBlock;
+  const int64_t vsize = G * kblocks * tblocks * block;
+  const int64_t chunks = std::min(p.N, kWeightChunks);
+  // Taps past the end of the last block read tap 0's data; their sums are dropped.
+  const int64_t* offs = tap_offsets(p, g, tblocks * kPositionBlock);
+  float* partials = direct_workspace<3>(chunks * wsize);
+
+  parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* dyt = direct_workspace<2>(PQ * ldd);
+    float* vacc = direct_workspace<4>(vsize);
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      std::fill(vacc, vacc + vsize, 0.f);
+      std::fill(dyt, dyt + PQ * ldd, 0.f);  // lanes past K/g stay 0
+      for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
+        for (int64_t gi = 0; gi < G; ++gi) {
+          pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+          for (int64_t k = 0; k < Kg; ++k) {
+            const float* dyk = dy + (n * p.K + gi * Kg + k) * PQ;
+            for (int64_t m = 0; m < PQ; ++m) dyt[m * ldd + k] = dyk[m];
+          }
+          float* vg = vacc + gi * kblocks * tblocks * block;
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t tb = 0; tb < tblocks; ++tb)
+              filter_weight_tile(p, g, dyt + kb * kFilterBlock, ldd, xp,
+                                 offs + tb * kPositionBlock, vg + (kb * tblocks + tb) * block);
+        }
+      }
+      float* part = partials + ci * wsize;
+      for (int64_t gi = 0; gi < G; ++gi)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t kb = k / kFilterBlock, tb = t / kPositionBlock;
+            part[(gi * Kg + k) * taps + t] =
+                vacc[((gi * kblocks + kb) * tblocks + tb) * block +
+                     (t % kPositionBlock) * kFilterBlock + k % kFilterBlock];
+          }
+    }
+  });
+  sum_chunks(partials, chunks, wsize, dw);
 }
 
 // Backward-data of a stride-1 conv as a forward conv: its input is dy (N,K,P,Q), its filters are
@@ -319,8 +500,8 @@ Conv2dParams flipped_problem(const Conv2dParams& p) {
                       p.dil_h, p.dil_w, p.groups};
 }
 
-void direct_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
-                          float* dx) {
+void direct_backward_data(const Conv2dParams& p, bool by_filters, const float* dy, const float* w,
+                          const float* b, float* dx) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
   float* wf = direct_workspace<3>(p.K * Cg * RS);
   for (int64_t gi = 0; gi < G; ++gi)
@@ -328,12 +509,15 @@ void direct_backward_data(const Conv2dParams& p, const float* dy, const float* w
       for (int64_t c = 0; c < Cg; ++c)
         for (int64_t rs = 0; rs < RS; ++rs)
           wf[((gi * Cg + c) * Kg + k) * RS + (RS - 1 - rs)] = w[((gi * Kg + k) * Cg + c) * RS + rs];
-  direct_forward(flipped_problem(p), dy, wf, b, dx);
+  if (by_filters)
+    filters_forward(flipped_problem(p), dy, wf, b, dx);
+  else
+    wide_forward(flipped_problem(p), dy, wf, b, dx);
 }
 
 // vacc[(kk*JB + j)*8 + l] += sum over vectors v of dyw[kk*L + 8v + l] * xp[off[j] + 8v + l].
 template <int KB, int JB>
-inline void weight_tile(const float* dyw, int64_t L, const float* xp, const int64_t* off,
+inline void wide_weight_tile(const float* dyw, int64_t L, const float* xp, const int64_t* off,
                         float* vacc) {
   using vec::F32x8;
   F32x8 acc[KB][JB];
@@ -359,7 +543,7 @@ inline void weight_tile(const float* dyw, int64_t L, const float* xp, const int6
 // positions that are not outputs add 0 (unless x holds an Inf or NaN there). The batch is split
 // into the fixed chunks of conv2d_backward_weight; each keeps 8 lanes per weight, summed at its end.
 template <int KB, int JB>
-void direct_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
+void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
                                  float* dw) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
@@ -384,12 +568,11 @@ void direct_backward_weight_impl(const Conv2dParams& p, const float* dy, const f
           pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
           for (int64_t k = 0; k < Kg; ++k)
             for (int64_t op = 0; op < p.P; ++op)
-              std::memcpy(dyw + k * L + op * g.Wp, dy + (n * p.K + gi * Kg + k) * PQ + op * p.Q,
-                          p.Q * sizeof(float));
+              copy_row(dy + (n * p.K + gi * Kg + k) * PQ + op * p.Q, p.Q, dyw + k * L + op * g.Wp);
           float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
           for (int64_t kb = 0; kb < kblocks; ++kb)
             for (int64_t jb = 0; jb < jblocks; ++jb)
-              weight_tile<KB, JB>(dyw + kb * KB * L, L, xp, offs + jb * JB,
+              wide_weight_tile<KB, JB>(dyw + kb * KB * L, L, xp, offs + jb * JB,
                                   vg + (kb * jblocks + jb) * KB * JB * 8);
         }
       }
@@ -406,47 +589,54 @@ void direct_backward_weight_impl(const Conv2dParams& p, const float* dy, const f
           }
     }
   });
-  parallel_for(0, wsize, kParallelGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float s = partials[i];
-      for (int64_t ci = 1; ci < chunks; ++ci) s += partials[ci * wsize + i];
-      dw[i] = s;
-    }
-  });
+  sum_chunks(partials, chunks, wsize, dw);
 }
 
-// The (filters, taps) tile of 12 accumulators that pads (K/g, C/g*R*S) least.
-void direct_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+// The tile of 12 accumulators that pads (K/g, C/g*R*S) least, among the two whose accumulators,
+// filter rows and one input vector fit the 16 vector registers of AVX2 (wider KB would reload
+// the dy rows from memory on every tap).
+void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
   const int64_t Kg = p.K / p.groups, taps = p.C / p.groups * p.R * p.S;
-  int64_t best_kb = 0, best_work = 0;
-  for (int64_t kb : {6, 4, 3, 2}) {
-    const int64_t jb = 12 / kb, work = (Kg + kb - 1) / kb * kb * ((taps + jb - 1) / jb * jb);
-    if (best_kb == 0 || work < best_work) best_kb = kb, best_work = work;
-  }
-  switch (best_kb) {
-    case 6: return direct_backward_weight_impl<6, 2>(p, dy, x, dw);
-    case 4: return direct_backward_weight_impl<4, 3>(p, dy, x, dw);
-    case 3: return direct_backward_weight_impl<3, 4>(p, dy, x, dw);
-    default: return direct_backward_weight_impl<2, 6>(p, dy, x, dw);
-  }
+  auto padded = [&](int64_t kb, int64_t jb) {
+    return (Kg + kb - 1) / kb * kb * ((taps + jb - 1) / jb * jb);
+  };
+  if (padded(4, 3) < padded(3, 4)) return wide_backward_weight_impl<4, 3>(p, dy, x, dw);
+  return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
 }
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, direct };
+enum class Algo { gemm, wide, filters };
 enum class Pass { forward, backward_data, backward_weight };
 
-// Direct wide-row loops when the conv has stride 1 and few taps per output (C/g*R*S <= 512: LeNet,
-// first layers, small grouped convs): there the GEMM's M = K/g is small and its packing and
-// C-tile traffic are not amortized, while the direct tile keeps 12 vector accumulators busy on
-// one load per tap. Not when the wide rows waste more than half the work ((S-1)*dw > Q). Backward-
-// data is judged on its flipped problem (taps = K/g*R*S, output width W). Everything else: GEMM.
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// Every shape and pass picks its algorithm here.
+// Direct loops only for stride 1 and few taps per output (C/g*R*S <= 512: LeNet, first layers,
+// small grouped convs): there the GEMM's M = K/g is small, so its packing and C-tile traffic are
+// not amortized, while a direct tile keeps 12 vector accumulators busy on one or two loads per
+// tap. Between the two direct variants, the one with fewer multiply-adds including its padding
+// (wide rows: Wp - Q extra outputs per row and filters rounded up to the tile; filter vectors:
+// K/g rounded up to 16), and GEMM when even that is over twice the useful work. Backward-data is
+// the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
   if (p.stride_h != 1 || p.stride_w != 1) return Algo::gemm;
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
-  const int64_t taps = q.C / q.groups * q.R * q.S;
-  if (taps > kDirectMaxTaps || (q.S - 1) * q.dil_w > q.Q) return Algo::gemm;
-  return Algo::direct;
+  const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
+  if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
+  const WideGeometry g = wide_geometry(q);
+  int64_t wide, filters;  // multiply-adds per sample and group
+  if (pass == Pass::backward_weight) {
+    wide = std::min(round_up(Kg, 3) * round_up(taps, 4), round_up(Kg, 4) * round_up(taps, 3)) *
+           round_up(q.P * g.Wp, 8);
+    filters = round_up(Kg, kFilterBlock) * round_up(taps, kPositionBlock) * PQ;
+  } else {
+    const int64_t kb = wide_filter_block(Kg);
+    wide = round_up(Kg, kb) * round_up(q.P * g.Wp, 96 / kb) * taps;
+    filters = round_up(Kg, kFilterBlock) * round_up(PQ, kPositionBlock) * taps;
+  }
+  if (std::min(wide, filters) > 2 * Kg * taps * PQ) return Algo::gemm;
+  return filters < wide ? Algo::filters : Algo::wide;
 }
 }  // namespace
 
@@ -454,7 +644,11 @@ Algo choose_algo(const Conv2dParams& p, Pass pass) {
 // Per sample and group: y_g (K/g, PQ) = w_g (K/g, C/g*R*S) . col_g (C/g*R*S, PQ) [+ b].
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
-  if (choose_algo(p, Pass::forward) == Algo::direct) return direct_forward(p, x, w, b, y);
+  switch (choose_algo(p, Pass::forward)) {
+    case Algo::wide: return wide_forward(p, x, w, b, y);
+    case Algo::filters: return filters_forward(p, x, w, b, y);
+    case Algo::gemm: break;
+  }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool pointwise = is_pointwise(p);
@@ -482,8 +676,8 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 // conv_transpose2d's forward is this kernel, and b is its bias].
 void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                           float* dx) {
-  if (choose_algo(p, Pass::backward_data) == Algo::direct) {
-    return direct_backward_data(p, dy, w, b, dx);
+  if (const Algo algo = choose_algo(p, Pass::backward_data); algo != Algo::gemm) {
+    return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
@@ -520,8 +714,10 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     std::fill(dw, dw + wsize, 0.f);
     return;
   }
-  if (choose_algo(p, Pass::backward_weight) == Algo::direct) {
-    return direct_backward_weight(p, dy, x, dw);
+  switch (choose_algo(p, Pass::backward_weight)) {
+    case Algo::wide: return wide_backward_weight(p, dy, x, dw);
+    case Algo::filters: return filters_backward_weight(p, dy, x, dw);
+    case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
   const int64_t chunks = std::min(p.N, kWeightChunks);
