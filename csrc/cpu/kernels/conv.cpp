@@ -774,4 +774,15 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
   });
 }
 
+// The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
+// "gemm", "wide" or "filters". For tests and benchmarks.
+const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
+  switch (choose_algo(p, static_cast<Pass>(pass))) {
+    case Algo::wide: return "wide";
+    case Algo::filters: return "filters";
+    case Algo::gemm: break;
+  }
+  return "gemm";
+}
+
 }  // namespace fastcnn::cpu::FASTCNN_ISA_NAME
