@@ -242,6 +242,15 @@ void sum_chunks(const float* partials, int64_t chunks, int64_t wsize, float* dw)
   });
 }
 
+// The calling thread's (r, c, s)-ordered tap offsets of wide_forward_impl.
+std::vector<int64_t>* tap_offsets_rcs_workspace() {
+  static thread_local std::vector<int64_t> off;
+  return &off;
+}
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
 // out[kk, 0:8*NV] = sum over taps t of wpk[t*KB + kk] * xp[off[t] + 0:8*NV], kk < KB.
 template <int KB, int NV>
 inline void wide_tile(const float* xp, const int64_t* off, int64_t taps, const float* wpk,
@@ -284,17 +293,25 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
   const WideGeometry g = wide_geometry(p);
   const int64_t L = (p.P * g.Wp + tile - 1) / tile * tile;  // wide outputs, whole tiles
 
-  // The filters packed per block of KB as [tap][KB], zero-padded past K/g.
-  const int64_t* offs = tap_offsets(p, g, taps);
+  // Taps in (r, c, s) order, so that the filter rows r a tile needs are one run of taps; the
+  // filters packed per block of KB as [tap][KB], zero-padded past K/g.
+  const int64_t CS = Cg * p.S;
+  std::vector<int64_t>& offs = *tap_offsets_rcs_workspace();
+  offs.resize(taps);
   float* wpk = direct_workspace<0>(G * kblocks * taps * KB);
-  for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t kb = 0; kb < kblocks; ++kb)
-      for (int64_t t = 0; t < taps; ++t)
-        for (int64_t kk = 0; kk < KB; ++kk) {
-          const int64_t k = kb * KB + kk;
-          wpk[((gi * kblocks + kb) * taps + t) * KB + kk] =
-              k < Kg ? w[(gi * Kg + k) * taps + t] : 0.f;
-        }
+  for (int64_t r = 0; r < p.R; ++r)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t s = 0; s < p.S; ++s) {
+        const int64_t t = r * CS + c * p.S + s, t_w = (c * p.R + r) * p.S + s;
+        offs[t] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
+        for (int64_t gi = 0; gi < G; ++gi)
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t kk = 0; kk < KB; ++kk) {
+              const int64_t k = kb * KB + kk;
+              wpk[((gi * kblocks + kb) * taps + t) * KB + kk] =
+                  k < Kg ? w[(gi * Kg + k) * taps + t_w] : 0.f;
+            }
+      }
 
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
@@ -302,10 +319,18 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
-        for (int64_t i0 = 0; i0 < L; i0 += tile)
+        for (int64_t i0 = 0; i0 < L; i0 += tile) {
+          // The tile's output rows [p0, p1] read input rows p + r*dh - pad_top: only the filter
+          // rows [r0, r1) that reach inside the input contribute (the rest reads zero padding).
+          const int64_t p0 = i0 / g.Wp, p1 = std::min(p.P - 1, (i0 + tile - 1) / g.Wp);
+          if (p0 >= p.P) break;
+          const int64_t r0 = std::max<int64_t>(0, ceil_div(p.pad_top - p1, p.dil_h));
+          const int64_t r1 = std::min(p.R, floor_div(p.H - 1 + p.pad_top - p0, p.dil_h) + 1);
+          const int64_t t0 = std::min(r0, r1) * CS, nt = std::max<int64_t>(0, r1 - r0) * CS;
           for (int64_t kb = 0; kb < kblocks; ++kb)
-            wide_tile<KB, NV>(xp + i0, offs, taps, wpk + (gi * kblocks + kb) * taps * KB,
-                                yw + kb * KB * L + i0, L);
+            wide_tile<KB, NV>(xp + i0, offs.data() + t0, nt,
+                              wpk + ((gi * kblocks + kb) * taps + t0) * KB, yw + kb * KB * L + i0, L);
+        }
         for (int64_t k = 0; k < Kg; ++k) {
           float* yk = y + (n * p.K + gi * Kg + k) * PQ;
           const float bias = b ? b[gi * Kg + k] : 0.f;
