@@ -1,12 +1,14 @@
-// Convolution: two algorithms, chosen per shape and pass by choose_algo() below.
+// Convolution: three algorithms, chosen per shape and pass by choose_algo() (the reasons are there).
 //  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
-//  - direct "wide-row" loops for stride 1 and few taps (C/g*R*S small, e.g. LeNet), see below.
+//  - "wide": direct loops for stride 1 and few taps, vectorized over output rows (LeNet's conv1).
+//  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
 //
-// Threads: over samples when the batch has at least as many samples as threads (each thread has
-// its own im2col workspace and calls sgemm_serial), otherwise sample by sample with sgemm's own
-// tile parallelism. Both give the same bits: sgemm and sgemm_serial accumulate each element in
-// the same order. The weight gradient sums over the batch in a fixed number of chunks.
+// Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
+// thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
+// sgemm's own tile parallelism. Both give the same bits: sgemm and sgemm_serial accumulate each
+// element in the same order. The direct kernels run over samples, each output computed by one
+// thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
 
 #include <algorithm>
@@ -156,12 +158,13 @@ void gemm(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
 // load per tap, with no bounds checks. Left padding reads the previous row's zero columns (a zero
 // lead before the first row), so Wp = max(W + pad_left, Q + (S-1)*dw - pad_left, Q): the Wp - Q
 // extra outputs per wide row are computed and thrown away (2/30 of the work for LeNet's conv1,
-// 4/14 for conv2, 0 for conv2's backward-data).
+// 0 for conv2's backward-data; 4/14 for conv2's forward, which therefore takes "filters").
 // Forward: a tile of KB filters x 8*NV wide outputs in registers (KB*NV = 12 accumulators), the
 // weights broadcast. Backward-data of a stride-1 conv is the forward of the flipped filters over dy.
 // Backward-weight: KB filters x JB taps, each accumulator a vector over wide positions.
 
 constexpr int64_t kDirectMaxTaps = 512;  // C/g*R*S up to this: the packed filters stay in L1/L2
+constexpr int64_t kDirectMinBatch = 8;   // samples to share among threads
 
 struct WideGeometry {
   int64_t Hp, Wp, plane;  // rows (input row j - pad_top), pitch, Hp * Wp
@@ -644,8 +647,10 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // (wide rows: Wp - Q extra outputs per row and filters rounded up to the tile; filter vectors:
 // K/g rounded up to 16), and GEMM when even that is over twice the useful work. Backward-data is
 // the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
+// The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
+// gradient) only, so small batches keep the GEMM and its threads inside each sample.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
-  if (p.stride_h != 1 || p.stride_w != 1) return Algo::gemm;
+  if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
