@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -69,7 +73,7 @@ PAD_FORMS = ["int", "pair", "pairs", "valid", "same", "full"]
 
 @st.composite
 def conv_case(draw, nd=2):
-    N = draw(st.integers(1, 3))
+    N = draw(st.sampled_from([1, 2, 3, 8, 9]))  # from 8 samples, stride-1 convs may run direct
     groups = draw(st.integers(1, 3))
     depthwise = draw(st.booleans())
     Cg = 1 if depthwise else draw(st.integers(1, 3))
@@ -203,6 +207,88 @@ def test_same_padding_shapes():
     assert F.conv1d(randn(2, 3, 10), randn(4, 3, 3), stride=2, padding="same").shape == (2, 4, 5)
 
 
+# ---- the algorithms: shapes on both sides of each selection threshold ---------------------------
+
+PASSES = ("forward", "backward_data", "backward_weight")
+
+# (x shape, w shape, conv2d keywords, the algorithms of forward, backward-data, backward-weight).
+# "wide": direct loops vectorized over output rows; "filters": direct, vectorized over 16 filters.
+ALGO_CASES = [
+    ((8, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), ("wide", "wide", "wide")),           # LeNet conv1
+    ((7, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), ("gemm", "gemm", "gemm")),     # batch under 8: GEMM
+    ((8, 6, 14, 14), (16, 6, 5, 5), {}, ("filters", "wide", "filters")),                # LeNet conv2
+    ((8, 2, 40, 40), (4, 2, 16, 16), {}, ("wide", "gemm", "wide")),       # C/g*R*S = 512: still direct
+    ((8, 2, 40, 40), (4, 2, 16, 17), {}, ("gemm", "gemm", "gemm")),       # 544 taps: GEMM
+    ((8, 6, 14, 14), (20, 6, 5, 5), {}, ("wide", "wide", "wide")),        # backward-data: 500 taps
+    ((8, 6, 14, 14), (21, 6, 5, 5), {}, ("filters", "gemm", "wide")),     # 525 taps: GEMM
+    ((8, 3, 6, 12), (2, 3, 1, 5), {}, ("wide", "wide", "gemm")),          # padded work 2x: direct
+    ((8, 3, 6, 12), (2, 3, 1, 9), {}, ("gemm", "wide", "gemm")),          # over 2x: GEMM
+    ((8, 3, 9, 9), (4, 3, 3, 3), dict(stride=2), ("gemm", "gemm", "gemm")),
+    ((8, 4, 9, 11), (6, 2, 3, 3), dict(groups=2, dilation=(2, 1), padding=((1, 0), (2, 3))),
+     ("wide", "wide", "wide")),
+    ((8, 2, 12, 12), (3, 2, 3, 3), dict(padding=3), ("wide", "wide", "wide")),  # backward-data crops
+    ((8, 1, 6, 6), (30, 1, 3, 3), {}, ("filters", "gemm", "filters")),   # a partial block of 16
+    ((8, 4, 6, 6), (32, 2, 3, 3), dict(groups=2), ("filters", "wide", "filters")),
+    ((8, 16, 7, 7), (1, 16, 3, 3), dict(padding=1), ("wide", "filters", "gemm")),
+]
+
+
+def _full_kw(kw):
+    return dict(dict(stride=1, padding=0, dilation=1, groups=1), **kw)
+
+
+def check_algorithm_case(xs, ws, kw, algos):
+    """The case selects `algos`, and every pass matches float64 and the C++ scalar reference."""
+    x, w, b = randn(*xs, seed=10), randn(*ws, seed=11), randn(ws[0], seed=12)
+    args = _quad(x, w, _full_kw(kw))
+    assert tuple(_C.conv2d_algorithm(x, w, *args, p) for p in PASSES) == algos
+    y = F.conv2d(x, w, b, **kw)
+    assert_close(y, ref.conv2d(x, w, b, **kw), 1e-5, "y")
+    dy = randn(*y.shape, seed=13)
+    got = F.conv2d_backward(dy, x, w, b, **kw)
+    check_all(got, ref.conv2d_backward(dy, x, w, b, **kw), f"conv2d {algos}")
+    y_ref, dx_ref, dw_ref, db_ref = np.empty_like(y), np.empty_like(x), np.empty_like(w), np.empty_like(b)
+    _C.ref_conv2d_forward(x, w, b, y_ref, *args)
+    _C.ref_conv2d_backward_data(dy, w, dx_ref, *args)
+    _C.ref_conv2d_backward_weight(dy, x, dw_ref, db_ref, *args)
+    assert_close(y, y_ref, 1e-5, "C++ reference y")
+    check_all(got, (dx_ref, dw_ref, db_ref), f"C++ reference {algos}")
+
+
+def check_all_algorithm_cases():
+    for case in ALGO_CASES:
+        check_algorithm_case(*case)
+
+
+@pytest.mark.parametrize("xs, ws, kw, algos", ALGO_CASES)
+def test_algorithms(xs, ws, kw, algos):
+    check_algorithm_case(xs, ws, kw, algos)
+
+
+@pytest.mark.parametrize("isa", [i for i in fastcnn.info()["built_isas"] if i in fastcnn.info()["cpu_isas"]])
+def test_algorithms_on_every_isa(isa):
+    # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
+    env = dict(os.environ, FASTCNN_ISA=isa,
+               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
+    code = ("import fastcnn, test_conv; test_conv.check_all_algorithm_cases(); "
+            "print(fastcnn.info()['isa'])")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == isa
+
+
+def test_backward_without_dx():
+    x, w, b = randn(4, 1, 12, 12), randn(6, 1, 5, 5), randn(6)
+    dy = randn(4, 6, 12, 12)
+    dx, dw, db = F.conv2d_backward(dy, x, w, b, padding=2, need_dx=False)
+    assert dx is None
+    check_all((dw, db), ref.conv2d_backward(dy, x, w, b, padding=2)[1:], "need_dx=False")
+    with pytest.raises(TypeError, match="'need_dx'"):
+        F.conv2d_backward(dy, x, w, b, padding=2, need_dx=1)
+
+
 # ---- threads ---------------------------------------------------------------------------------
 
 def _with_threads(n, f):
@@ -218,6 +304,9 @@ def _with_threads(n, f):
     ((11, 8, 20, 20), (16, 8, 3, 3), dict(padding=1)),  # over samples; 8 weight chunks, some of 2
     ((5, 32, 12, 12), (48, 32, 1, 1), {}),                           # 1x1: input as the GEMM operand
     ((1, 16, 24, 24), (256, 8, 3, 3), dict(padding=(1, 2), groups=2)),  # one sample: GEMM tiles
+    ((16, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),      # direct "wide" (LeNet conv1), 8 chunks
+    ((16, 6, 14, 14), (16, 6, 5, 5), {}),                  # direct "filters" (LeNet conv2)
+    ((9, 6, 14, 14), (16, 6, 5, 5), {}),                   # chunks of 1 and 2 samples
 ])
 def test_thread_count_invariant(xs, ws, kw):
     x, w, b = randn(*xs), randn(*ws), randn(ws[0])

@@ -6,6 +6,7 @@
 //   conv_transpose2d_forward(x, w, b, y, ...)     x (N,C,H,W), w (C,K/g,R,S), y (N,K,Ho,Wo)
 //   conv_transpose2d_backward_data(dy, w, dx, ...), conv_transpose2d_backward_weight(dy, x, dw, db, ...)
 //   ref_conv2d_forward / ref_conv2d_backward_data / ref_conv2d_backward_weight: the scalar reference.
+//   conv2d_algorithm(x, w, ..., pass) -> "gemm" | "wide" | "filters": what the kernels pick.
 #include "bind_util.h"
 #include "cpu/ref/conv.h"
 #include "ops/conv.h"
@@ -125,6 +126,13 @@ void bind_conv(py::module_& m) {
     if (DB) ops::conv_backward_bias(DY, p.N, p.C, p.H * p.W, DB);
   }, py::arg("dy"), py::arg("x"), py::arg("dw"), py::arg("db"), py::arg("stride"),
      py::arg("padding"), py::arg("dilation"), py::arg("groups"));
+
+  m.def("conv2d_algorithm", [](py::array x, py::array w, Pair stride, Quad padding, Pair dilation,
+                               int64_t groups, const std::string& pass) {
+    const Conv2dParams p = conv_problem("conv2d_algorithm", x, "x", w, stride, padding, dilation, groups);
+    return std::string(ops::conv2d_algorithm(p, pass));
+  }, py::arg("x"), py::arg("w"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+     py::arg("groups"), py::arg("pass"));
 
   m.def("ref_conv2d_forward", [](py::array x, py::array w, py::object b, py::array y, Pair stride,
                                  Quad padding, Pair dilation, int64_t groups) {

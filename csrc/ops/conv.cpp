@@ -98,4 +98,11 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
   FASTCNN_DISPATCH(conv_backward_bias)(dy, N, K, L, db);
 }
 
+const char* conv2d_algorithm(const Conv2dParams& p, const std::string& pass) {
+  const int index = pass == "forward" ? 0 : pass == "backward_data" ? 1 : pass == "backward_weight" ? 2 : -1;
+  FASTCNN_CHECK(index >= 0, "conv2d_algorithm: argument 'pass' got '", pass,
+                "', needed 'forward', 'backward_data' or 'backward_weight'");
+  return FASTCNN_DISPATCH(conv2d_algorithm)(p, index);
+}
+
 }  // namespace fastcnn::ops

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "cpu/kernels/conv.h"
 
@@ -31,5 +32,7 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
 void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw);
 // dy is (N,K,L), db is (K,).
 void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db);
+// The algorithm conv2d's pass uses: pass is "forward", "backward_data" or "backward_weight".
+const char* conv2d_algorithm(const Conv2dParams& p, const std::string& pass);
 
 }  // namespace fastcnn::ops

@@ -1,11 +1,14 @@
-// Convolution on the shared packed GEMM: im2col per sample and group, then one GEMM.
-// Shapes (fixed letters, see conv.h): x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q);
-// per group, col is (C/g*R*S, P*Q).
+// Convolution: three algorithms, chosen per shape and pass by choose_algo() (the reasons are there).
+//  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
+//    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
+//  - "wide": direct loops for stride 1 and few taps, vectorized over output rows (LeNet's conv1).
+//  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
 //
-// Threads: over samples when the batch has at least as many samples as threads (each thread has
-// its own im2col workspace and calls sgemm_serial), otherwise sample by sample with sgemm's own
-// tile parallelism. Both give the same bits: sgemm and sgemm_serial accumulate each element in
-// the same order. The weight gradient sums over the batch in a fixed number of chunks.
+// Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
+// thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
+// sgemm's own tile parallelism. Both give the same bits: sgemm and sgemm_serial accumulate each
+// element in the same order. The direct kernels run over samples, each output computed by one
+// thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
 
 #include <algorithm>
@@ -13,6 +16,8 @@
 #include <vector>
 
 #include "cpu/gemm/sgemm.h"
+#include "cpu/vec/reduce.h"
+#include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
@@ -145,12 +150,535 @@ void gemm(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
     sgemm_serial(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
 }
 
+
+// ---- direct wide-row convolution (stride 1) ----------------------------------------------------
+// The input of one sample and group is copied into a buffer of rows of pitch Wp >= W: the W input
+// columns, then zeros. Output (p, q) sits at the "wide" index i = p*Wp + q and tap (c, r, s) reads
+// buffer[c*Hp*Wp + i + r*dh*Wp + s*dw - pad_left]: 8 consecutive outputs are one unaligned vector
+// load per tap, with no bounds checks. Left padding reads the previous row's zero columns (a zero
+// lead before the first row), so Wp = max(W + pad_left, Q + (S-1)*dw - pad_left, Q): the Wp - Q
+// extra outputs per wide row are computed and thrown away (2/30 of the work for LeNet's conv1,
+// 0 for conv2's backward-data; 4/14 for conv2's forward, which therefore takes "filters").
+// Forward: a tile of KB filters x 8*NV wide outputs in registers (KB*NV = 12 accumulators), the
+// weights broadcast. Backward-data of a stride-1 conv is the forward of the flipped filters over dy.
+// Backward-weight: KB filters x JB taps, each accumulator a vector over wide positions.
+
+constexpr int64_t kDirectMaxTaps = 512;  // C/g*R*S up to this: the packed filters stay in L1/L2
+constexpr int64_t kDirectMinBatch = 8;   // samples to share among threads
+
+struct WideGeometry {
+  int64_t Hp, Wp, plane;  // rows (input row j - pad_top), pitch, Hp * Wp
+  int64_t lead;           // zeros before the first row (the first row's left padding)
+  int64_t base;           // where tap (0, 0, 0) of wide output 0 reads: lead - pad_left
+  int64_t size;           // lead + channels * plane + slack for reads past the last plane
+};
+
+WideGeometry wide_geometry(const Conv2dParams& p) {
+  WideGeometry g;
+  const int64_t span_w = (p.S - 1) * p.dil_w;
+  g.Hp = p.P + (p.R - 1) * p.dil_h;
+  g.Wp = std::max({p.W + std::max<int64_t>(p.pad_left, 0), p.Q + span_w - p.pad_left, p.Q});
+  g.plane = g.Hp * g.Wp;
+  g.lead = std::max<int64_t>(p.pad_left, 0);
+  g.base = g.lead - p.pad_left;
+  // The last tile rounds the wide outputs up by < 96; the last row reads span_w - pad_left past
+  // its pitch.
+  g.size = g.lead + p.C / p.groups * g.plane + span_w + std::max<int64_t>(-p.pad_left, 0) + 128;
+  return g;
+}
+
+// dst[0:n] = src[0:n] for short rows, inline (a memcpy call per row costs as much as the copy).
+inline void copy_row(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+// Fills the buffer of geometry g from x (C/g, H, W): row j of channel c holds x[c, j - pad_top, :]
+// (zeros outside the input; pad_top may be negative, a crop) and then Wp - W zeros.
+void pad_window(const Conv2dParams& p, const WideGeometry& g, const float* x, float* dst) {
+  const int64_t channels = p.C / p.groups;
+  std::fill(dst, dst + g.lead, 0.f);
+  float* d = dst + g.lead;
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t j = 0; j < g.Hp; ++j, d += g.Wp) {
+      const int64_t ih = j - p.pad_top;
+      if (ih < 0 || ih >= p.H) {
+        std::fill(d, d + g.Wp, 0.f);
+        continue;
+      }
+      copy_row(x + (c * p.H + ih) * p.W, p.W, d);
+      std::fill(d + p.W, d + g.Wp, 0.f);
+    }
+  }
+  std::fill(d, dst + g.size, 0.f);
+}
+
+// Thread-local workspaces of the direct kernels, one per slot, kept between calls.
+template <int Slot>
+float* direct_workspace(int64_t size) {
+  static thread_local std::vector<float> ws;
+  if ((int64_t)ws.size() < size) ws.resize(size);
+  return ws.data();
+}
+
+// offsets[(c*R + r)*S + s] = where tap (c, r, s) reads in the padded window, relative to the
+// output's wide index; the calling thread's buffer, padded with zeros to `size` entries.
+const int64_t* tap_offsets(const Conv2dParams& p, const WideGeometry& g, int64_t size) {
+  static thread_local std::vector<int64_t> off;
+  off.assign(size, g.base);
+  for (int64_t c = 0; c < p.C / p.groups; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        off[(c * p.R + r) * p.S + s] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
+  return off.data();
+}
+
+// dw[i] = the sum over chunks, in chunk order, of partials[chunk*wsize + i].
+void sum_chunks(const float* partials, int64_t chunks, int64_t wsize, float* dw) {
+  parallel_for(0, wsize, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = partials[i];
+      for (int64_t ci = 1; ci < chunks; ++ci) s += partials[ci * wsize + i];
+      dw[i] = s;
+    }
+  });
+}
+
+// The calling thread's (r, c, s)-ordered tap offsets of wide_forward_impl.
+std::vector<int64_t>* tap_offsets_rcs_workspace() {
+  static thread_local std::vector<int64_t> off;
+  return &off;
+}
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+// out[kk, 0:8*NV] = sum over taps t of wpk[t*KB + kk] * xp[off[t] + 0:8*NV], kk < KB.
+template <int KB, int NV>
+inline void wide_tile(const float* xp, const int64_t* off, int64_t taps, const float* wpk,
+                        float* out, int64_t ldo) {
+  using vec::F32x8;
+  F32x8 acc[KB][NV];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) acc[kk][v] = vec::splat8(0.f);
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = xp + off[t];
+    F32x8 xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = vec::load8(xt + 8 * v);
+    const float* wt = wpk + t * KB;
+    for (int kk = 0; kk < KB; ++kk) {
+      const F32x8 wv = vec::splat8(wt[kk]);
+      for (int v = 0; v < NV; ++v) acc[kk][v] += wv * xv[v];
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) vec::store8(out + kk * ldo + 8 * v, acc[kk][v]);
+}
+
+// Filters per forward tile: the KB in {6, 4, 2, 1} (8*12/KB outputs wide) that pads K/g least.
+int64_t wide_filter_block(int64_t Kg) {
+  int64_t best = 6;
+  for (int64_t kb : {4, 2, 1})
+    if ((Kg + kb - 1) / kb * kb < (Kg + best - 1) / best * best) best = kb;
+  return best;
+}
+
+// Stride-1 forward over the padded window: x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null,
+// y is (N,K,P,Q); pad_top/pad_left may be negative (backward-data's flipped problem).
+template <int KB, int NV>
+void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                         float* y) {
+  constexpr int64_t tile = 8 * NV;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, taps = Cg * RS;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t kblocks = (Kg + KB - 1) / KB;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t L = (p.P * g.Wp + tile - 1) / tile * tile;  // wide outputs, whole tiles
+
+  // Taps in (r, c, s) order, so that the filter rows r a tile needs are one run of taps; the
+  // filters packed per block of KB as [tap][KB], zero-padded past K/g.
+  const int64_t CS = Cg * p.S;
+  std::vector<int64_t>& offs = *tap_offsets_rcs_workspace();
+  offs.resize(taps);
+  float* wpk = direct_workspace<0>(G * kblocks * taps * KB);
+  for (int64_t r = 0; r < p.R; ++r)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t s = 0; s < p.S; ++s) {
+        const int64_t t = r * CS + c * p.S + s, t_w = (c * p.R + r) * p.S + s;
+        offs[t] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
+        for (int64_t gi = 0; gi < G; ++gi)
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t kk = 0; kk < KB; ++kk) {
+              const int64_t k = kb * KB + kk;
+              wpk[((gi * kblocks + kb) * taps + t) * KB + kk] =
+                  k < Kg ? w[(gi * Kg + k) * taps + t_w] : 0.f;
+            }
+      }
+
+  parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* yw = direct_workspace<2>(kblocks * KB * L);
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t gi = 0; gi < G; ++gi) {
+        pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+        for (int64_t i0 = 0; i0 < L; i0 += tile) {
+          // The tile's output rows [p0, p1] read input rows p + r*dh - pad_top: only the filter
+          // rows [r0, r1) that reach inside the input contribute (the rest reads zero padding).
+          const int64_t p0 = i0 / g.Wp, p1 = std::min(p.P - 1, (i0 + tile - 1) / g.Wp);
+          if (p0 >= p.P) break;
+          const int64_t r0 = std::max<int64_t>(0, ceil_div(p.pad_top - p1, p.dil_h));
+          const int64_t r1 = std::min(p.R, floor_div(p.H - 1 + p.pad_top - p0, p.dil_h) + 1);
+          const int64_t t0 = std::min(r0, r1) * CS, nt = std::max<int64_t>(0, r1 - r0) * CS;
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            wide_tile<KB, NV>(xp + i0, offs.data() + t0, nt,
+                              wpk + ((gi * kblocks + kb) * taps + t0) * KB, yw + kb * KB * L + i0, L);
+        }
+        for (int64_t k = 0; k < Kg; ++k) {
+          float* yk = y + (n * p.K + gi * Kg + k) * PQ;
+          const float bias = b ? b[gi * Kg + k] : 0.f;
+          for (int64_t op = 0; op < p.P; ++op) {
+            const float* src = yw + k * L + op * g.Wp;
+            for (int64_t q = 0; q < p.Q; ++q) yk[op * p.Q + q] = src[q] + bias;
+          }
+        }
+      }
+    }
+  });
+}
+
+void wide_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                    float* y) {
+  switch (wide_filter_block(p.K / p.groups)) {
+    case 6: return wide_forward_impl<6, 2>(p, x, w, b, y);
+    case 4: return wide_forward_impl<4, 3>(p, x, w, b, y);
+    case 2: return wide_forward_impl<2, 6>(p, x, w, b, y);
+    default: return wide_forward_impl<1, 12>(p, x, w, b, y);
+  }
+}
+
+// ---- direct filter-vectorized convolution (stride 1) -------------------------------------------
+// The same padded buffer, but 16 filters make two vectors and a tile of 6 output positions
+// broadcasts one input value per position and tap: 12 accumulators and no wasted outputs when
+// K/g fills the 16 lanes (LeNet's conv2: K = 16, Q = 10 would waste 4/14 of wide rows).
+
+constexpr int64_t kFilterBlock = 16, kPositionBlock = 6;
+
+// Where output position m = p*Q + q reads tap 0 in the padded buffer, relative to the tap offsets.
+inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64_t m) {
+  return m / p.Q * g.Wp + m % p.Q;
+}
+
+// out[i*16 + kk] = sum over taps t of xp[pos[i] + off[t]] * wpk[t*16 + kk], i < 6, kk < 16.
+inline void filter_tile(const float* xp, const int64_t* pos, const int64_t* off, int64_t taps,
+                        const float* wpk, float* out) {
+  using vec::F32x8;
+  constexpr int MP = kPositionBlock;
+  F32x8 acc[MP][2];
+  const float* xi[MP];
+  for (int i = 0; i < MP; ++i) {
+    acc[i][0] = acc[i][1] = vec::splat8(0.f);
+    xi[i] = xp + pos[i];
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    const int64_t o = off[t];
+    const F32x8 w0 = vec::load8(wpk + t * 16), w1 = vec::load8(wpk + t * 16 + 8);
+    for (int i = 0; i < MP; ++i) {
+      const F32x8 a = vec::splat8(xi[i][o]);
+      acc[i][0] += a * w0;
+      acc[i][1] += a * w1;
+    }
+  }
+  for (int i = 0; i < MP; ++i) {
+    vec::store8(out + i * 16, acc[i][0]);
+    vec::store8(out + i * 16 + 8, acc[i][1]);
+  }
+}
+
+// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile.
+void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                     float* y) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t* offs = tap_offsets(p, g, taps);
+  // The filters as [tap][16] per block of 16, zero-padded past K/g.
+  float* wpk = direct_workspace<0>(G * kblocks * taps * kFilterBlock);
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t kb = 0; kb < kblocks; ++kb)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t kk = 0; kk < kFilterBlock; ++kk) {
+          const int64_t k = kb * kFilterBlock + kk;
+          wpk[((gi * kblocks + kb) * taps + t) * kFilterBlock + kk] =
+              k < Kg ? w[(gi * Kg + k) * taps + t] : 0.f;
+        }
+
+  parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
+    float* xp = direct_workspace<1>(g.size);
+    float tile[kPositionBlock * kFilterBlock];
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t gi = 0; gi < G; ++gi) {
+        pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+        for (int64_t m0 = 0; m0 < PQ; m0 += kPositionBlock) {
+          const int64_t mp = std::min(kPositionBlock, PQ - m0);
+          int64_t pos[kPositionBlock];  // the last tile repeats its last position
+          for (int64_t i = 0; i < kPositionBlock; ++i)
+            pos[i] = position_base(p, g, m0 + std::min(i, mp - 1));
+          for (int64_t kb = 0; kb < kblocks; ++kb) {
+            filter_tile(xp, pos, offs, taps, wpk + (gi * kblocks + kb) * taps * kFilterBlock,
+                        tile);
+            const int64_t k0 = gi * Kg + kb * kFilterBlock;
+            for (int64_t kk = 0; kk < std::min(kFilterBlock, Kg - kb * kFilterBlock); ++kk) {
+              float* yk = y + (n * p.K + k0 + kk) * PQ + m0;
+              const float bias = b ? b[k0 + kk] : 0.f;
+              for (int64_t i = 0; i < mp; ++i) yk[i] = tile[i * kFilterBlock + kk] + bias;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// vacc[i*16 + kk] += sum over output positions (p, q) of xp[off[i] + p*Wp + q] * dyt[(p*Q + q)*ldd + kk].
+inline void filter_weight_tile(const Conv2dParams& p, const WideGeometry& g, const float* dyt,
+                               int64_t ldd, const float* xp, const int64_t* off, float* vacc) {
+  using vec::F32x8;
+  constexpr int MP = kPositionBlock;
+  F32x8 acc[MP][2];
+  const float* xi[MP];
+  for (int i = 0; i < MP; ++i) {
+    acc[i][0] = acc[i][1] = vec::splat8(0.f);
+    xi[i] = xp + off[i];
+  }
+  for (int64_t op = 0; op < p.P; ++op) {
+    const float* d = dyt + op * p.Q * ldd;
+    const int64_t row = op * g.Wp;
+    for (int64_t q = 0; q < p.Q; ++q) {
+      const F32x8 d0 = vec::load8(d + q * ldd), d1 = vec::load8(d + q * ldd + 8);
+      for (int i = 0; i < MP; ++i) {
+        const F32x8 a = vec::splat8(xi[i][row + q]);
+        acc[i][0] += a * d0;
+        acc[i][1] += a * d1;
+      }
+    }
+  }
+  for (int i = 0; i < MP; ++i) {
+    vec::store8(vacc + i * 16, vec::load8(vacc + i * 16) + acc[i][0]);
+    vec::store8(vacc + i * 16 + 8, vec::load8(vacc + i * 16 + 8) + acc[i][1]);
+  }
+}
+
+// Stride-1 backward-weight, 6 taps x 16 filters per tile, a filter per lane (no lane sums). dy is
+// transposed per sample to (P*Q, 16 per block); the batch split as in wide_backward_weight.
+void filters_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
+  const int64_t tblocks = (taps + kPositionBlock - 1) / kPositionBlock;
+  const int64_t ldd = kblocks * kFilterBlock, block = kPositionBlock * kFilterBlock;
+  const int64_t vsize = G * kblocks * tblocks * block;
+  const int64_t chunks = std::min(p.N, kWeightChunks);
+  // Taps past the end of the last block read tap 0's data; their sums are dropped.
+  const int64_t* offs = tap_offsets(p, g, tblocks * kPositionBlock);
+  float* partials = direct_workspace<3>(chunks * wsize);
+
+  parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* dyt = direct_workspace<2>(PQ * ldd);
+    float* vacc = direct_workspace<4>(vsize);
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      std::fill(vacc, vacc + vsize, 0.f);
+      std::fill(dyt, dyt + PQ * ldd, 0.f);  // lanes past K/g stay 0
+      for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
+        for (int64_t gi = 0; gi < G; ++gi) {
+          pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+          for (int64_t k = 0; k < Kg; ++k) {
+            const float* dyk = dy + (n * p.K + gi * Kg + k) * PQ;
+            for (int64_t m = 0; m < PQ; ++m) dyt[m * ldd + k] = dyk[m];
+          }
+          float* vg = vacc + gi * kblocks * tblocks * block;
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t tb = 0; tb < tblocks; ++tb)
+              filter_weight_tile(p, g, dyt + kb * kFilterBlock, ldd, xp,
+                                 offs + tb * kPositionBlock, vg + (kb * tblocks + tb) * block);
+        }
+      }
+      float* part = partials + ci * wsize;
+      for (int64_t gi = 0; gi < G; ++gi)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t kb = k / kFilterBlock, tb = t / kPositionBlock;
+            part[(gi * Kg + k) * taps + t] =
+                vacc[((gi * kblocks + kb) * tblocks + tb) * block +
+                     (t % kPositionBlock) * kFilterBlock + k % kFilterBlock];
+          }
+    }
+  });
+  sum_chunks(partials, chunks, wsize, dw);
+}
+
+// Backward-data of a stride-1 conv as a forward conv: its input is dy (N,K,P,Q), its filters are
+// w flipped in (r, s) with the channel axes swapped, (C, K/g, R, S) per group, its output dx.
+Conv2dParams flipped_problem(const Conv2dParams& p) {
+  return Conv2dParams{p.N, p.K, p.P, p.Q, p.C, p.R, p.S, p.H, p.W, 1, 1,
+                      (p.R - 1) * p.dil_h - p.pad_top, (p.S - 1) * p.dil_w - p.pad_left,
+                      p.dil_h, p.dil_w, p.groups};
+}
+
+void direct_backward_data(const Conv2dParams& p, bool by_filters, const float* dy, const float* w,
+                          const float* b, float* dx) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
+  float* wf = direct_workspace<3>(p.K * Cg * RS);
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t rs = 0; rs < RS; ++rs)
+          wf[((gi * Cg + c) * Kg + k) * RS + (RS - 1 - rs)] = w[((gi * Kg + k) * Cg + c) * RS + rs];
+  if (by_filters)
+    filters_forward(flipped_problem(p), dy, wf, b, dx);
+  else
+    wide_forward(flipped_problem(p), dy, wf, b, dx);
+}
+
+// vacc[(kk*JB + j)*8 + l] += sum over vectors v of dyw[kk*L + 8v + l] * xp[off[j] + 8v + l].
+template <int KB, int JB>
+inline void wide_weight_tile(const float* dyw, int64_t L, const float* xp, const int64_t* off,
+                        float* vacc) {
+  using vec::F32x8;
+  F32x8 acc[KB][JB];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < JB; ++j) acc[kk][j] = vec::splat8(0.f);
+  for (int64_t i = 0; i < L; i += 8) {
+    F32x8 dv[KB];
+    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::load8(dyw + kk * L + i);
+    for (int j = 0; j < JB; ++j) {
+      const F32x8 xv = vec::load8(xp + off[j] + i);
+      for (int kk = 0; kk < KB; ++kk) acc[kk][j] += dv[kk] * xv;
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < JB; ++j) {
+      float* a = vacc + (kk * JB + j) * 8;
+      vec::store8(a, vec::load8(a) + acc[kk][j]);
+    }
+}
+
+// dw[k, c, r, s] = sum over n, p, q of dy[n,k,p,q] * x[n, c, p - pt + r*dh, q - pl + s*dw], stride 1.
+// dy is laid out wide, (K/g, L) with zeros in the Wp - Q extra columns and after P*Wp, so wide
+// positions that are not outputs add 0 (unless x holds an Inf or NaN there). The batch is split
+// into the fixed chunks of conv2d_backward_weight; each keeps 8 lanes per weight, summed at its end.
+template <int KB, int JB>
+void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
+                                 float* dw) {
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
+  const WideGeometry g = wide_geometry(p);
+  const int64_t L = (p.P * g.Wp + 7) / 8 * 8;
+  const int64_t kblocks = (Kg + KB - 1) / KB, jblocks = (taps + JB - 1) / JB;
+  const int64_t vsize = G * kblocks * KB * jblocks * JB * 8;  // lane accumulators of one chunk
+  const int64_t chunks = std::min(p.N, kWeightChunks);
+
+  // Taps past the end of the last block read tap 0's data; their sums are dropped.
+  const int64_t* offs = tap_offsets(p, g, jblocks * JB);
+  float* partials = direct_workspace<3>(chunks * wsize);
+  parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
+    float* xp = direct_workspace<1>(g.size);
+    float* dyw = direct_workspace<2>(kblocks * KB * L);
+    float* vacc = direct_workspace<4>(vsize);
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      std::fill(vacc, vacc + vsize, 0.f);
+      std::fill(dyw, dyw + kblocks * KB * L, 0.f);
+      for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
+        for (int64_t gi = 0; gi < G; ++gi) {
+          pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
+          for (int64_t k = 0; k < Kg; ++k)
+            for (int64_t op = 0; op < p.P; ++op)
+              copy_row(dy + (n * p.K + gi * Kg + k) * PQ + op * p.Q, p.Q, dyw + k * L + op * g.Wp);
+          float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            for (int64_t jb = 0; jb < jblocks; ++jb)
+              wide_weight_tile<KB, JB>(dyw + kb * KB * L, L, xp, offs + jb * JB,
+                                  vg + (kb * jblocks + jb) * KB * JB * 8);
+        }
+      }
+      // Lanes summed in a fixed order into this chunk's partial dw.
+      float* part = partials + ci * wsize;
+      for (int64_t gi = 0; gi < G; ++gi)
+        for (int64_t k = 0; k < Kg; ++k)
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t kb = k / KB, kk = k % KB, jb = t / JB, j = t % JB;
+            const float* a =
+                vacc + (((gi * kblocks + kb) * jblocks + jb) * KB * JB + kk * JB + j) * 8;
+            part[(gi * Kg + k) * taps + t] =
+                ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+          }
+    }
+  });
+  sum_chunks(partials, chunks, wsize, dw);
+}
+
+// The tile of 12 accumulators that pads (K/g, C/g*R*S) least, among the two whose accumulators,
+// filter rows and one input vector fit the 16 vector registers of AVX2 (wider KB would reload
+// the dy rows from memory on every tap).
+void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+  const int64_t Kg = p.K / p.groups, taps = p.C / p.groups * p.R * p.S;
+  auto padded = [&](int64_t kb, int64_t jb) {
+    return (Kg + kb - 1) / kb * kb * ((taps + jb - 1) / jb * jb);
+  };
+  if (padded(4, 3) < padded(3, 4)) return wide_backward_weight_impl<4, 3>(p, dy, x, dw);
+  return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
+}
+
+// ---- the choice of algorithm -----------------------------------------------------------------
+
+enum class Algo { gemm, wide, filters };
+enum class Pass { forward, backward_data, backward_weight };
+
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// Every shape and pass picks its algorithm here.
+// Direct loops only for stride 1 and few taps per output (C/g*R*S <= 512: LeNet, first layers,
+// small grouped convs): there the GEMM's M = K/g is small, so its packing and C-tile traffic are
+// not amortized, while a direct tile keeps 12 vector accumulators busy on one or two loads per
+// tap. Between the two direct variants, the one with fewer multiply-adds including its padding
+// (wide rows: Wp - Q extra outputs per row and filters rounded up to the tile; filter vectors:
+// K/g rounded up to 16), and GEMM when even that is over twice the useful work. Backward-data is
+// the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
+// The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
+// gradient) only, so small batches keep the GEMM and its threads inside each sample.
+Algo choose_algo(const Conv2dParams& p, Pass pass) {
+  if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
+  const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
+  const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
+  if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
+  const WideGeometry g = wide_geometry(q);
+  int64_t wide, filters;  // multiply-adds per sample and group
+  if (pass == Pass::backward_weight) {
+    wide = std::min(round_up(Kg, 3) * round_up(taps, 4), round_up(Kg, 4) * round_up(taps, 3)) *
+           round_up(q.P * g.Wp, 8);
+    filters = round_up(Kg, kFilterBlock) * round_up(taps, kPositionBlock) * PQ;
+  } else {
+    const int64_t kb = wide_filter_block(Kg);
+    wide = round_up(Kg, kb) * round_up(q.P * g.Wp, 96 / kb) * taps;
+    filters = round_up(Kg, kFilterBlock) * round_up(PQ, kPositionBlock) * taps;
+  }
+  if (std::min(wide, filters) > 2 * Kg * taps * PQ) return Algo::gemm;
+  return filters < wide ? Algo::filters : Algo::wide;
+}
 }  // namespace
 
 // x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null, y is (N,K,P,Q).
 // Per sample and group: y_g (K/g, PQ) = w_g (K/g, C/g*R*S) . col_g (C/g*R*S, PQ) [+ b].
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
+  switch (choose_algo(p, Pass::forward)) {
+    case Algo::wide: return wide_forward(p, x, w, b, y);
+    case Algo::filters: return filters_forward(p, x, w, b, y);
+    case Algo::gemm: break;
+  }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool pointwise = is_pointwise(p);
@@ -178,6 +706,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 // conv_transpose2d's forward is this kernel, and b is its bias].
 void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                           float* dx) {
+  if (const Algo algo = choose_algo(p, Pass::backward_data); algo != Algo::gemm) {
+    return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
+  }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool pointwise = is_pointwise(p);
@@ -212,6 +743,11 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   if (p.N == 0) {
     std::fill(dw, dw + wsize, 0.f);
     return;
+  }
+  switch (choose_algo(p, Pass::backward_weight)) {
+    case Algo::wide: return wide_backward_weight(p, dy, x, dw);
+    case Algo::filters: return filters_backward_weight(p, dy, x, dw);
+    case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
   const int64_t chunks = std::min(p.N, kWeightChunks);
@@ -253,7 +789,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   }
 }
 
-// dy is (N,K,L), db is (K,): db[k] = sum over n, then l, of dy[n,k,l], accumulated in double.
+// dy is (N,K,L), db is (K,): db[k] = sum over n of (the 8-lane double sum over l of dy[n,k,l]).
 void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db) {
   const int64_t per_k = std::max<int64_t>(1, N * L);
   parallel_for(0, K, std::max<int64_t>(1, kParallelGrain / per_k), [&](int64_t k0, int64_t k1) {
@@ -261,11 +797,22 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
       double s = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         const float* row = dy + (n * K + k) * L;
-        for (int64_t l = 0; l < L; ++l) s += row[l];
+        s += vec::sum_f64(L, [&](int64_t l) { return static_cast<double>(row[l]); });
       }
       db[k] = static_cast<float>(s);
     }
   });
+}
+
+// The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
+// "gemm", "wide" or "filters". For tests and benchmarks.
+const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
+  switch (choose_algo(p, static_cast<Pass>(pass))) {
+    case Algo::wide: return "wide";
+    case Algo::filters: return "filters";
+    case Algo::gemm: break;
+  }
+  return "gemm";
 }
 
 }  // namespace fastcnn::cpu::FASTCNN_ISA_NAME

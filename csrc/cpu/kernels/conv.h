@@ -29,6 +29,7 @@ struct Conv2dParams {
   void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w,             \
                             const float* b, float* dx);                                          \
   void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw); \
-  void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db);
+  void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db);          \
+  const char* conv2d_algorithm(const Conv2dParams& p, int pass);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_CONV_KERNELS)

@@ -10,6 +10,8 @@ Every conv1d runs as a conv2d with H = 1; conv_transpose2d runs on conv2d's back
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _C
 from . import _validate as v
 
@@ -65,12 +67,18 @@ def _conv1d_arrays(fn, x, w, b):
             v.optional_array(b, fn, "b", 1, "(K,)"))
 
 
-def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups):
-    """(dx, dw, db) of a 2-D convolution (arrays already checked)."""
-    dx = v.new_array(x4.shape, fn)
+def _need_dx(need_dx, fn):
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument 'need_dx' got {need_dx!r} ({type(need_dx).__name__}), needed a bool")
+    return bool(need_dx)
+
+
+def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx=True):
+    """(dx, dw, db) of a 2-D convolution (arrays already checked); dx is None unless need_dx."""
+    dx = v.new_array(x4.shape, fn) if need_dx else None
     dw = v.new_array(w4.shape, fn)
     db = None if b is None else v.new_array(b.shape, fn)
-    if dx.size:
+    if dx is not None and dx.size:
         _C.conv2d_backward_data(dy4, w4, dx, stride, quad, dilation, groups)
     if dw.size or (db is not None and db.size):
         _C.conv2d_backward_weight(dy4, x4, dw, db, stride, quad, dilation, groups)
@@ -88,14 +96,18 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
-def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """Gradients (dx, dw, db) of conv2d for the output gradient dy; db is None when b is None."""
+def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, need_dx=True):
+    """Gradients (dx, dw, db) of conv2d for the output gradient dy; db is None when b is None.
+
+    need_dx=False skips the input gradient (dx is None): a network's first layer never needs it.
+    """
     fn = "conv2d_backward"
+    need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 4, "(N, K, P, Q)")
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[0], P, Q), "the conv2d output's shape")
-    return _backward(fn, dy, x, w, b, stride, _quad(pads), dilation, groups)
+    return _backward(fn, dy, x, w, b, stride, _quad(pads), dilation, groups, need_dx)
 
 
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
