@@ -14,7 +14,6 @@ import fastcnn
 from fastcnn import layers, optim, saving
 from fastcnn.datasets import mnist
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +116,8 @@ def test_killed_save_leaves_old_file(digits, tmp_path):
         os.fsync = stall
         model.save({str(path)!r})
     """)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))  # the fastcnn under test
+    env = dict(os.environ, PYTHONPATH=package_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
     try:
         assert proc.stdout.readline().strip() == b"writing"
