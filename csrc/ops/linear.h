@@ -7,7 +7,7 @@ namespace fastcnn::ops {
 
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t C,
                     int64_t K);
-// dy is (N,K); dx is (N,C), dw is (K,C), db is (K,) or null.
+// dy is (N,K); dx is (N,C) or null (skipped), dw is (K,C), db is (K,) or null.
 void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw,
                      float* db, int64_t N, int64_t C, int64_t K);
 

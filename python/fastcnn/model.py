@@ -140,6 +140,10 @@ class Model(TrainingMixin):
         self._infer_order = [layer for layer in order if layer._uid in needed]
         self._input_index = {id(t.layer): i for i, t in enumerate(inputs)}
         self._last = None  # (training, output shapes) of the latest forward
+        self._grad_sums: dict[int, np.ndarray] = {}  # per tensor used by several layers: its summed gradient
+        for layer in order:  # no input gradient for layers fed only by model inputs (backward returns None)
+            inbound = layer._node[0]
+            layer.needs_input_grad = not inbound or not all(isinstance(t.layer, InputLayer) for t in inbound)
 
     @property
     def built(self) -> bool:
@@ -241,7 +245,8 @@ class Model(TrainingMixin):
     def forward(self, x, training: bool = False) -> list[np.ndarray]:
         """Run the graph on x (an array, or a list with one array per input).
 
-        Returns the main outputs, followed in training by the aux outputs.
+        Returns the main outputs, followed in training by the aux outputs. They are the output layers'
+        own buffers, reused by the next forward: copy them to keep them (predict returns new arrays).
         """
         self._ensure_built(x)
         xs = self._check_inputs(x)
@@ -271,8 +276,17 @@ class Model(TrainingMixin):
         grads: dict[int, np.ndarray] = {}
 
         def accumulate(t: SymbolicTensor, g) -> None:
+            # the first gradient is kept as is (a layer's buffer); a second one sums into the model's
+            # own array for t, which no layer writes, so a layer's buffer is never overwritten here
             k = id(t)
-            grads[k] = g if k not in grads else np.add(grads[k], g)
+            if k not in grads:
+                grads[k] = g
+                return
+            total = self._grad_sums.get(k)
+            if total is None or total.shape != g.shape:
+                total = self._grad_sums[k] = np.empty(g.shape, np.float32)
+            np.add(grads[k], g, out=total)
+            grads[k] = total
 
         for i, (t, dy, shape) in enumerate(zip(self._outputs + self._aux_outputs, dys, shapes)):
             dy = V.array(dy, self.name, f"dys[{i}]")

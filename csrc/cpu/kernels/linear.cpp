@@ -21,10 +21,10 @@ void linear_forward(const float* x, const float* w, const float* b, float* y, in
   sgemm(false, true, N, K, C, 1.f, x, C, w, C, b ? 1.f : 0.f, y, K);
 }
 
-// dy is (N,K), x is (N,C), w is (K,C); dx is (N,C), dw is (K,C), db is (K,) or null.
+// dy is (N,K), x is (N,C), w is (K,C); dx is (N,C) or null (skipped), dw is (K,C), db is (K,) or null.
 void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw,
                      float* db, int64_t N, int64_t C, int64_t K) {
-  sgemm(false, false, N, C, K, 1.f, dy, K, w, C, 0.f, dx, C);  // dx = dy w
+  if (dx) sgemm(false, false, N, C, K, 1.f, dy, K, w, C, 0.f, dx, C);  // dx = dy w
   sgemm(true, false, K, C, N, 1.f, dy, K, x, C, 0.f, dw, C);   // dw = dy^T x
   if (!db) return;
   // db[k] = sum over n of dy[n,k], in double, rows in order; column blocks are independent.

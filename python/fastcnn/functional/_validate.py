@@ -117,6 +117,58 @@ def new_array(shape: Sequence[int], fn: str) -> np.ndarray:
     return np.empty(tuple(int(s) for s in shape), dtype=np.float32)
 
 
+def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str = "out") -> np.ndarray:
+    """The array an op writes its result of `shape` into: a new one (out None), or out itself.
+
+    out must be a writable float32 C-contiguous ndarray of exactly `shape` that does not overlap any
+    of `inputs` ((name, array-or-None) pairs; the kernels read those while writing out). The overlap
+    test is np.may_share_memory, a bounds comparison: cheap, and exact for separately allocated arrays.
+    """
+    if out is None:
+        return new_array(shape, fn)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: argument '{name}' got {type(out).__name__}, needed a float32 numpy array "
+                        f"(written in place) or None")
+    shape = tuple(int(s) for s in shape)
+    if out.dtype != np.float32:
+        raise error(fn, name, f"dtype {out.dtype}", f"float32 (written in place, so never converted)")
+    if out.shape != shape:
+        raise error(fn, name, f"shape {shape_str(out.shape)}", f"shape {shape_str(shape)} (the result's)")
+    if not out.flags.c_contiguous:
+        raise error(fn, name, "a non-C-contiguous array", "a C-contiguous array (written in place)")
+    if not out.flags.writeable:
+        raise error(fn, name, "a read-only array", "a writable array (written in place)")
+    for in_name, a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise error(fn, name, f"an array that overlaps '{in_name}'", "a separate array (no aliasing)")
+    return out
+
+
+def outputs(out, shapes: Sequence, fn: str, inputs: Sequence = ()) -> list:
+    """The arrays a backward op writes its gradients into, one per entry of shapes (None: not computed).
+
+    out: None (all new) or a tuple/list with one array-or-None per gradient, named 'out[i]' in errors;
+    an entry for a gradient that is not computed is ignored. No array may overlap the inputs or another.
+    """
+    n = len(shapes)
+    if out is None:
+        out = (None,) * n
+    elif not isinstance(out, (tuple, list)) or len(out) != n:
+        what = f"{len(out)} entries" if isinstance(out, (tuple, list)) else type(out).__name__
+        raise TypeError(f"{fn}: argument 'out' got {what}, needed None or a tuple of {n} arrays-or-None "
+                        f"(one per gradient it returns)")
+    result: list = []
+    seen = list(inputs)
+    for i, (o, shape) in enumerate(zip(out, shapes)):
+        if shape is None:
+            result.append(None)
+            continue
+        a = output(o, shape, fn, seen, name=f"out[{i}]")
+        seen.append((f"out[{i}]", a))
+        result.append(a)
+    return result
+
+
 def zeros(shape: Sequence[int], fn: str) -> np.ndarray:
     a = new_array(shape, fn)
     a.fill(0.0)

@@ -5,6 +5,9 @@ draw from a counter-based RNG in C++ (element i's number is a hash of (seed, i))
 depends only on the seed; seed=None takes a fresh one from fastcnn's random state (fastcnn.seed).
 dropout returns a uint8 mask (1 keep, 0 drop) and rrelu the float32 slope with y = x * slope;
 their backward ops take those instead of x.
+relu ... log_softmax and their backward ops take a keyword-only out= (forward: an array for y;
+backward: a tuple with one array-or-None per gradient) to write into instead of allocating:
+float32, C-contiguous, writable, the result's shape, not overlapping an input.
 """
 from __future__ import annotations
 
@@ -24,18 +27,18 @@ __all__ = [
 ]
 
 
-def _unary(fn, kernel, x, *args):
+def _unary(fn, kernel, x, args=(), out=None):
     x = V.array(x, fn, "x")
-    y = V.new_array(x.shape, fn)
+    y = V.output(out, x.shape, fn, (("x", x),))
     kernel(x, y, *args)
     return y
 
 
-def _unary_backward(fn, kernel, dy, x, *args):
+def _unary_backward(fn, kernel, dy, x, args=(), out=None):
     x = V.array(x, fn, "x")
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     kernel(dy, x, dx, *args)
     return (dx,)
 
@@ -62,24 +65,24 @@ def _seed(seed, fn: str) -> int:
     return seed
 
 
-def relu(x) -> np.ndarray:
+def relu(x, *, out=None) -> np.ndarray:
     """max(x, 0); NaN stays NaN."""
-    return _unary("relu", _C.relu_forward, x)
+    return _unary("relu", _C.relu_forward, x, out=out)
 
 
-def relu_backward(dy, x) -> tuple:
+def relu_backward(dy, x, *, out=None) -> tuple:
     """(dx,): dy where x > 0, else 0 (0 at x == 0, as PyTorch)."""
-    return _unary_backward("relu_backward", _C.relu_backward, dy, x)
+    return _unary_backward("relu_backward", _C.relu_backward, dy, x, out=out)
 
 
-def leaky_relu(x, alpha=0.01) -> np.ndarray:
+def leaky_relu(x, alpha=0.01, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha * x."""
-    return _unary("leaky_relu", _C.leaky_relu_forward, x, _number(alpha, "leaky_relu", "alpha"))
+    return _unary("leaky_relu", _C.leaky_relu_forward, x, (_number(alpha, "leaky_relu", "alpha"),), out)
 
 
-def leaky_relu_backward(dy, x, alpha=0.01) -> tuple:
+def leaky_relu_backward(dy, x, alpha=0.01, *, out=None) -> tuple:
     fn = "leaky_relu_backward"
-    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, _number(alpha, fn, "alpha"))
+    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, (_number(alpha, fn, "alpha"),), out)
 
 
 def _prelu_args(fn, x, alpha):
@@ -93,23 +96,22 @@ def _prelu_args(fn, x, alpha):
     return x, alpha
 
 
-def prelu(x, alpha) -> np.ndarray:
+def prelu(x, alpha, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha[c] * x for channel c (axis 1); alpha is (C,) or (1,)."""
     fn = "prelu"
     x, alpha = _prelu_args(fn, x, alpha)
-    y = V.new_array(x.shape, fn)
+    y = V.output(out, x.shape, fn, (("x", x), ("alpha", alpha)))
     _C.prelu_forward(x, alpha, y)
     return y
 
 
-def prelu_backward(dy, x, alpha) -> tuple:
+def prelu_backward(dy, x, alpha, *, out=None) -> tuple:
     """(dx, dalpha); dalpha has alpha's shape (a deterministic sum over fixed chunks)."""
     fn = "prelu_backward"
     x, alpha = _prelu_args(fn, x, alpha)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
-    dx = V.new_array(x.shape, fn)
-    dalpha = V.new_array(alpha.shape, fn)
+    dx, dalpha = V.outputs(out, (x.shape, alpha.shape), fn, (("dy", dy), ("x", x), ("alpha", alpha)))
     _C.prelu_backward(dy, x, alpha, dx, dalpha)
     return dx, dalpha
 
@@ -142,30 +144,30 @@ def rrelu_backward(dy, slope) -> tuple:
     return (dx,)
 
 
-def elu(x, alpha=1.0) -> np.ndarray:
+def elu(x, alpha=1.0, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _unary("elu", _C.elu_forward, x, _number(alpha, "elu", "alpha"))
+    return _unary("elu", _C.elu_forward, x, (_number(alpha, "elu", "alpha"),), out)
 
 
-def elu_backward(dy, x, alpha=1.0) -> tuple:
+def elu_backward(dy, x, alpha=1.0, *, out=None) -> tuple:
     fn = "elu_backward"
-    return _unary_backward(fn, _C.elu_backward, dy, x, _number(alpha, fn, "alpha"))
+    return _unary_backward(fn, _C.elu_backward, dy, x, (_number(alpha, fn, "alpha"),), out)
 
 
-def sigmoid(x) -> np.ndarray:
-    return _unary("sigmoid", _C.sigmoid_forward, x)
+def sigmoid(x, *, out=None) -> np.ndarray:
+    return _unary("sigmoid", _C.sigmoid_forward, x, out=out)
 
 
-def sigmoid_backward(dy, x) -> tuple:
-    return _unary_backward("sigmoid_backward", _C.sigmoid_backward, dy, x)
+def sigmoid_backward(dy, x, *, out=None) -> tuple:
+    return _unary_backward("sigmoid_backward", _C.sigmoid_backward, dy, x, out=out)
 
 
-def tanh(x) -> np.ndarray:
-    return _unary("tanh", _C.tanh_forward, x)
+def tanh(x, *, out=None) -> np.ndarray:
+    return _unary("tanh", _C.tanh_forward, x, out=out)
 
 
-def tanh_backward(dy, x) -> tuple:
-    return _unary_backward("tanh_backward", _C.tanh_backward, dy, x)
+def tanh_backward(dy, x, *, out=None) -> tuple:
+    return _unary_backward("tanh_backward", _C.tanh_backward, dy, x, out=out)
 
 
 def _axis(axis, ndim: int, fn: str) -> int:
@@ -175,32 +177,32 @@ def _axis(axis, ndim: int, fn: str) -> int:
     return axis % ndim
 
 
-def softmax(x, axis=1) -> np.ndarray:
+def softmax(x, axis=1, *, out=None) -> np.ndarray:
     """exp(x) / sum(exp(x)) along axis (max-subtracted, so large inputs do not overflow)."""
     fn = "softmax"
     x = V.array(x, fn, "x")
-    return _unary(fn, _C.softmax_forward, x, _axis(axis, x.ndim, fn))
+    return _unary(fn, _C.softmax_forward, x, (_axis(axis, x.ndim, fn),), out)
 
 
-def softmax_backward(dy, x, axis=1) -> tuple:
+def softmax_backward(dy, x, axis=1, *, out=None) -> tuple:
     """(dx,) = (y * (dy - sum(dy * y, axis)),) with y = softmax(x, axis)."""
     fn = "softmax_backward"
     x = V.array(x, fn, "x")
-    return _unary_backward(fn, _C.softmax_backward, dy, x, _axis(axis, x.ndim, fn))
+    return _unary_backward(fn, _C.softmax_backward, dy, x, (_axis(axis, x.ndim, fn),), out)
 
 
-def log_softmax(x, axis=1) -> np.ndarray:
+def log_softmax(x, axis=1, *, out=None) -> np.ndarray:
     """x - log(sum(exp(x))) along axis, computed stably."""
     fn = "log_softmax"
     x = V.array(x, fn, "x")
-    return _unary(fn, _C.log_softmax_forward, x, _axis(axis, x.ndim, fn))
+    return _unary(fn, _C.log_softmax_forward, x, (_axis(axis, x.ndim, fn),), out)
 
 
-def log_softmax_backward(dy, x, axis=1) -> tuple:
+def log_softmax_backward(dy, x, axis=1, *, out=None) -> tuple:
     """(dx,) = (dy - softmax(x) * sum(dy, axis),)."""
     fn = "log_softmax_backward"
     x = V.array(x, fn, "x")
-    return _unary_backward(fn, _C.log_softmax_backward, dy, x, _axis(axis, x.ndim, fn))
+    return _unary_backward(fn, _C.log_softmax_backward, dy, x, (_axis(axis, x.ndim, fn),), out)
 
 
 def _dropout_p(p, fn: str) -> float:

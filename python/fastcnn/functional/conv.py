@@ -73,11 +73,13 @@ def _need_dx(need_dx, fn):
     return bool(need_dx)
 
 
-def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx=True):
-    """(dx, dw, db) of a 2-D convolution (arrays already checked); dx is None unless need_dx."""
-    dx = v.new_array(x4.shape, fn) if need_dx else None
-    dw = v.new_array(w4.shape, fn)
-    db = None if b is None else v.new_array(b.shape, fn)
+def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx, out):
+    """(dx, dw, db) of a 2-D convolution (arrays already checked); dx is None unless need_dx.
+
+    out: (dx, dw, db) arrays-or-None to write into, with the 4-D shapes of x4 and w4.
+    """
+    dx, dw, db = v.outputs(out, (x4.shape if need_dx else None, w4.shape, None if b is None else b.shape),
+                           fn, (("dy", dy4), ("x", x4), ("w", w4), ("b", b)))
     if dx is not None and dx.size:
         _C.conv2d_backward_data(dy4, w4, dx, stride, quad, dilation, groups)
     if dw.size or (db is not None and db.size):
@@ -85,21 +87,26 @@ def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx=True):
     return dx, dw, db
 
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation): x (N, C, H, W), w (K, C/groups, R, S) -> (N, K, P, Q)."""
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, *, out=None):
+    """2-D convolution (cross-correlation): x (N, C, H, W), w (K, C/groups, R, S) -> (N, K, P, Q).
+
+    out: a float32 C-contiguous (N, K, P, Q) array to write y into (returned), not overlapping x, w, b.
+    """
     fn = "conv2d"
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
-    y = v.new_array((x.shape[0], w.shape[0], P, Q), fn)
+    y = v.output(out, (x.shape[0], w.shape[0], P, Q), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
         _C.conv2d_forward(x, w, b, y, stride, _quad(pads), dilation, groups)
     return y
 
 
-def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, need_dx=True):
+def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, need_dx=True, *, out=None):
     """Gradients (dx, dw, db) of conv2d for the output gradient dy; db is None when b is None.
 
     need_dx=False skips the input gradient (dx is None): a network's first layer never needs it.
+    out: (dx, dw, db), each an array to write that gradient into or None (a new one); entries for
+    gradients not computed are ignored.
     """
     fn = "conv2d_backward"
     need_dx = _need_dx(need_dx, fn)
@@ -107,31 +114,38 @@ def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1,
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[0], P, Q), "the conv2d output's shape")
-    return _backward(fn, dy, x, w, b, stride, _quad(pads), dilation, groups, need_dx)
+    return _backward(fn, dy, x, w, b, stride, _quad(pads), dilation, groups, need_dx, out)
 
 
-def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution: x (N, C, L), w (K, C/groups, R) -> (N, K, L_out)."""
+def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, *, out=None):
+    """1-D convolution: x (N, C, L), w (K, C/groups, R) -> (N, K, L_out); out as conv2d's."""
     fn = "conv1d"
     x, w, b = _conv1d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (L,) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
-    y = v.new_array((x.shape[0], w.shape[0], L), fn)
+    y = v.output(out, (x.shape[0], w.shape[0], L), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
         _C.conv2d_forward(x[:, :, None], w[:, :, None], b, y[:, :, None], (1, stride[0]), (0, 0) + pads[0],
                           (1, dilation[0]), groups)
     return y
 
 
-def conv1d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """Gradients (dx, dw, db) of conv1d for the output gradient dy; db is None when b is None."""
+def conv1d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, need_dx=True, *, out=None):
+    """Gradients (dx, dw, db) of conv1d for the output gradient dy; db is None when b is None.
+
+    need_dx and out as conv2d_backward's.
+    """
     fn = "conv1d_backward"
+    need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 3, "(N, K, L_out)")
     x, w, b = _conv1d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (L,) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[0], L), "the conv1d output's shape")
-    dx, dw, db = _backward(fn, dy[:, :, None], x[:, :, None], w[:, :, None], b, (1, stride[0]),
-                           (0, 0) + pads[0], (1, dilation[0]), groups)
-    return dx[:, :, 0], dw[:, :, 0], db
+    dx, dw, db = v.outputs(out, (x.shape if need_dx else None, w.shape, None if b is None else b.shape),
+                           fn, (("dy", dy), ("x", x), ("w", w), ("b", b)))
+    _backward(fn, dy[:, :, None], x[:, :, None], w[:, :, None], b, (1, stride[0]), (0, 0) + pads[0],
+              (1, dilation[0]), groups, need_dx,
+              (None if dx is None else dx[:, :, None], dw[:, :, None], db))
+    return dx, dw, db
 
 
 def _transpose_geometry(fn, x, w, b, stride, padding, output_padding, groups, dilation):
@@ -169,34 +183,37 @@ def _transpose_arrays(fn, x, w, b):
             v.optional_array(b, fn, "b", 1, "(K,)"))
 
 
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, out=None):
     """Transposed 2-D convolution: x (N, C, H, W), w (C, K/groups, R, S) -> (N, K, Ho, Wo).
 
-    The argument order is PyTorch's (groups before dilation).
+    The argument order is PyTorch's (groups before dilation). out as conv2d's.
     """
     fn = "conv_transpose2d"
     x, w, b = _transpose_arrays(fn, x, w, b)
     stride, padding, dilation, groups, (Ho, Wo) = _transpose_geometry(
         fn, x, w, b, stride, padding, output_padding, groups, dilation)
-    y = v.new_array((x.shape[0], w.shape[1] * groups, Ho, Wo), fn)
+    y = v.output(out, (x.shape[0], w.shape[1] * groups, Ho, Wo), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
         _C.conv_transpose2d_forward(x, w, b, y, stride, padding, dilation, groups)
     return y
 
 
 def conv_transpose2d_backward(dy, x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
-                              dilation=1):
-    """Gradients (dx, dw, db) of conv_transpose2d for the output gradient dy; db is None when b is None."""
+                              dilation=1, need_dx=True, *, out=None):
+    """Gradients (dx, dw, db) of conv_transpose2d for the output gradient dy; db is None when b is None.
+
+    need_dx and out as conv2d_backward's.
+    """
     fn = "conv_transpose2d_backward"
+    need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 4, "(N, K, Ho, Wo)")
     x, w, b = _transpose_arrays(fn, x, w, b)
     stride, padding, dilation, groups, (Ho, Wo) = _transpose_geometry(
         fn, x, w, b, stride, padding, output_padding, groups, dilation)
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[1] * groups, Ho, Wo), "the conv_transpose2d output's shape")
-    dx = v.new_array(x.shape, fn)
-    dw = v.new_array(w.shape, fn)
-    db = None if b is None else v.new_array(b.shape, fn)
-    if dx.size:
+    dx, dw, db = v.outputs(out, (x.shape if need_dx else None, w.shape, None if b is None else b.shape),
+                           fn, (("dy", dy), ("x", x), ("w", w), ("b", b)))
+    if dx is not None and dx.size:
         _C.conv_transpose2d_backward_data(dy, w, dx, stride, padding, dilation, groups)
     if dw.size or (db is not None and db.size):
         _C.conv_transpose2d_backward_weight(dy, x, dw, db, stride, padding, dilation, groups)

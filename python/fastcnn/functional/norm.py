@@ -2,13 +2,16 @@
 
 batch_norm's running_mean / running_var are updated in place in training mode, so they must be
 writable float32 C-contiguous arrays of shape (C,); they are never converted.
+Every op takes a keyword-only out= (forward: an array for y; backward: a tuple with one
+array-or-None per gradient) to write into instead of allocating: float32, C-contiguous, writable,
+the result's shape, not overlapping an input.
 """
 from __future__ import annotations
 
 import math
 
 from .. import _C
-from ._validate import array, check_shape, error, integer, new_array, optional_array, real, shape_str
+from ._validate import array, check_shape, error, integer, optional_array, output, outputs, real, shape_str
 from .optim import _flag, _inplace
 
 __all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
@@ -38,7 +41,8 @@ def _need_running(fn, name, a, training):
         raise error(fn, name, "None", "a (C,) array in eval mode (training=False)")
 
 
-def batch_norm(x, gamma, beta, running_mean, running_var, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(x, gamma, beta, running_mean, running_var, training=False, momentum=0.1, eps=1e-5, *,
+               out=None):
     """Batch norm over every dimension but the channels (dim 1) of x.
 
     training: normalize with the batch mean and biased variance, and update running_mean and
@@ -53,13 +57,14 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=False, moment
         _need_running(fn, name, a, training)
         if a is not None:
             _inplace(a, fn, name, (C,), "the channels of x")
-    y = new_array(x.shape, fn)
+    y = output(out, x.shape, fn, (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                                  ("running_var", running_var)))
     _C.batch_norm_forward(x, gamma, beta, running_mean, running_var, y, training, momentum, eps)
     return y
 
 
 def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=False, momentum=0.1,
-                        eps=1e-5):
+                        eps=1e-5, *, out=None):
     """Gradients (dx, dgamma, dbeta) of batch_norm; dgamma / dbeta are None when gamma / beta are.
 
     Training differentiates through the batch statistics (recomputed from x); the running arrays
@@ -77,9 +82,9 @@ def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=
         if a is not None:
             check_shape(a, fn, name, (C,), "the channels of x")
         running.append(a if not training else None)  # training never reads them
-    dx = new_array(x.shape, fn)
-    dgamma = None if gamma is None else new_array((C,), fn)
-    dbeta = None if beta is None else new_array((C,), fn)
+    dx, dgamma, dbeta = outputs(out, (x.shape, None if gamma is None else (C,), None if beta is None else (C,)),
+                                fn, (("dy", dy), ("x", x), ("gamma", gamma), ("beta", beta),
+                                     ("running_mean", running[0]), ("running_var", running[1])))
     _C.batch_norm_backward(dy, x, gamma, running[0], running[1], dx, dgamma, dbeta, training, eps)
     return dx, dgamma, dbeta
 
@@ -92,21 +97,21 @@ def _lrn_args(fn, x, size, alpha, beta, k):
     return x, size, alpha, beta, k
 
 
-def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
+def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, *, out=None):
     """y_c = x_c / (k + alpha/size * sum of x_c'^2 over c' in [c - size//2, c + (size-1)//2])^beta."""
     fn = "local_response_norm"
     x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
-    y = new_array(x.shape, fn)
+    y = output(out, x.shape, fn, (("x", x),))
     _C.local_response_norm_forward(x, y, size, alpha, beta, k)
     return y
 
 
-def local_response_norm_backward(dy, x, size=5, alpha=1e-4, beta=0.75, k=2.0):
+def local_response_norm_backward(dy, x, size=5, alpha=1e-4, beta=0.75, k=2.0, *, out=None):
     """Gradient (dx,) of local_response_norm for the output gradient dy (the shape of x)."""
     fn = "local_response_norm_backward"
     x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
     dy = array(dy, fn, "dy")
     check_shape(dy, fn, "dy", x.shape, "the shape of x")
-    dx = new_array(x.shape, fn)
+    dx, = outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.local_response_norm_backward(dy, x, dx, size, alpha, beta, k)
     return (dx,)

@@ -6,6 +6,8 @@ window only if it starts inside the input or its leading padding; avg pooling wi
 divides by the window clipped to the padded input, else by the number of input elements in it.
 padding may also be 'valid' or 'same' (ceil(L/stride) outputs, the odd extra pad at the end).
 1-D pooling runs through the 2-D kernels on (N, C, 1, L).
+Every op takes a keyword-only out= (forward: an array for y; backward: a 1-tuple (dx,)) to write
+into instead of allocating: float32, C-contiguous, writable, the result's shape, not overlapping an input.
 """
 from __future__ import annotations
 
@@ -70,84 +72,86 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False) -> np.ndarray:
+def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, P, Q): the maximum of each window."""
     fn = "max_pool2d"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    y = V.new_array(yshape, fn)
+    y = V.output(out, yshape, fn, (("x", x),))
     _C.max_pool2d_forward(x, y, *geom)
     return y
 
 
-def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False) -> tuple:
+def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> tuple:
     """(dx,): dy routed to each window's first maximum (recomputed from x); overlaps add up."""
     fn = "max_pool2d_backward"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", yshape, "the output shape of max_pool2d")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.max_pool2d_backward(dy, x, dx, *geom)
     return (dx,)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> np.ndarray:
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *,
+               out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, P, Q): the mean of each window."""
     fn = "avg_pool2d"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    y = V.new_array(yshape, fn)
+    y = V.output(out, yshape, fn, (("x", x),))
     _C.avg_pool2d_forward(x, y, *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return y
 
 
 def avg_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True) -> tuple:
+                        count_include_pad=True, *, out=None) -> tuple:
     """(dx,) of avg_pool2d."""
     fn = "avg_pool2d_backward"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", yshape, "the output shape of avg_pool2d")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.avg_pool2d_backward(dy, dx, *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False) -> np.ndarray:
+def max_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> np.ndarray:
     """x (N, C, L) -> (N, C, L_out): the maximum of each window."""
     fn = "max_pool1d"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    y = V.new_array(yshape, fn)
+    y = V.output(out, yshape, fn, (("x", x),))
     _C.max_pool2d_forward(_as_2d(x), _as_2d(y), *geom)
     return y
 
 
-def max_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False) -> tuple:
+def max_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> tuple:
     """(dx,) of max_pool1d."""
     fn = "max_pool1d_backward"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", yshape, "the output shape of max_pool1d")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.max_pool2d_backward(_as_2d(dy), _as_2d(x), _as_2d(dx), *geom)
     return (dx,)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> np.ndarray:
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *,
+               out=None) -> np.ndarray:
     """x (N, C, L) -> (N, C, L_out): the mean of each window."""
     fn = "avg_pool1d"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    y = V.new_array(yshape, fn)
+    y = V.output(out, yshape, fn, (("x", x),))
     _C.avg_pool2d_forward(_as_2d(x), _as_2d(y), *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return y
 
 
 def avg_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True) -> tuple:
+                        count_include_pad=True, *, out=None) -> tuple:
     """(dx,) of avg_pool1d."""
     fn = "avg_pool1d_backward"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", yshape, "the output shape of avg_pool1d")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.avg_pool2d_backward(_as_2d(dy), _as_2d(dx), *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
@@ -159,21 +163,21 @@ def _global_x(fn, x):
     return x
 
 
-def global_avg_pool2d(x) -> np.ndarray:
+def global_avg_pool2d(x, *, out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C): the mean of each plane."""
     fn = "global_avg_pool2d"
     x = _global_x(fn, x)
-    y = V.new_array(x.shape[:2], fn)
+    y = V.output(out, x.shape[:2], fn, (("x", x),))
     _C.global_avg_pool2d_forward(x, y)
     return y
 
 
-def global_avg_pool2d_backward(dy, x) -> tuple:
+def global_avg_pool2d_backward(dy, x, *, out=None) -> tuple:
     """(dx,): dy / (H*W) spread over each plane."""
     fn = "global_avg_pool2d_backward"
     x = _global_x(fn, x)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", x.shape[:2], "the output shape of global_avg_pool2d")
-    dx = V.new_array(x.shape, fn)
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
     _C.global_avg_pool2d_backward(dy, dx)
     return (dx,)

@@ -27,39 +27,40 @@ def check_activation(activation, owner: str):
                      f"{', '.join(repr(a) for a in ACTIVATIONS)}")
 
 
-def activation_forward(name: str, x: np.ndarray) -> np.ndarray:
+def activation_forward(name: str, x: np.ndarray, out=None) -> np.ndarray:
     if name == "softmax":
-        return F.softmax(x, axis=1)
-    return getattr(F, name)(x)
+        return F.softmax(x, axis=1, out=out)
+    return getattr(F, name)(x, out=out)
 
 
-def activation_backward(name: str, dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+def activation_backward(name: str, dy: np.ndarray, x: np.ndarray, out=None) -> np.ndarray:
+    """The input gradient, written into out (an array or None) when given."""
     if name == "softmax":
-        return F.softmax_backward(dy, x, axis=1)[0]
-    return getattr(F, name + "_backward")(dy, x)[0]
+        return F.softmax_backward(dy, x, axis=1, out=(out,))[0]
+    return getattr(F, name + "_backward")(dy, x, out=(out,))[0]
 
 
 class _Elementwise(Layer):
-    """An activation y = f(x): caches x in training."""
+    """An activation y = f(x): caches x in training; output and input gradient in the layer's buffers."""
 
     def forward(self, x, training):
         if training:
             self.cache = x
-        return self._f(x)
+        return self._f(x, self.buffer("y", x.shape))
 
     def backward(self, dy):
-        return self._df(dy, self.cache)
+        return self._df(dy, self.cache, self.buffer("dx", self.cache.shape))
 
 
 @register
 class ReLU(_Elementwise):
     _prefix = "relu"
 
-    def _f(self, x):
-        return F.relu(x)
+    def _f(self, x, out):
+        return F.relu(x, out=out)
 
-    def _df(self, dy, x):
-        return F.relu_backward(dy, x)[0]
+    def _df(self, dy, x, out):
+        return F.relu_backward(dy, x, out=(out,))[0]
 
 
 @register
@@ -72,11 +73,11 @@ class LeakyReLU(_Elementwise):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
 
-    def _f(self, x):
-        return F.leaky_relu(x, alpha=self.alpha)
+    def _f(self, x, out):
+        return F.leaky_relu(x, alpha=self.alpha, out=out)
 
-    def _df(self, dy, x):
-        return F.leaky_relu_backward(dy, x, alpha=self.alpha)[0]
+    def _df(self, dy, x, out):
+        return F.leaky_relu_backward(dy, x, alpha=self.alpha, out=(out,))[0]
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -90,11 +91,11 @@ class ELU(_Elementwise):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
 
-    def _f(self, x):
-        return F.elu(x, alpha=self.alpha)
+    def _f(self, x, out):
+        return F.elu(x, alpha=self.alpha, out=out)
 
-    def _df(self, dy, x):
-        return F.elu_backward(dy, x, alpha=self.alpha)[0]
+    def _df(self, dy, x, out):
+        return F.elu_backward(dy, x, alpha=self.alpha, out=(out,))[0]
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -102,20 +103,20 @@ class ELU(_Elementwise):
 
 @register
 class Sigmoid(_Elementwise):
-    def _f(self, x):
-        return F.sigmoid(x)
+    def _f(self, x, out):
+        return F.sigmoid(x, out=out)
 
-    def _df(self, dy, x):
-        return F.sigmoid_backward(dy, x)[0]
+    def _df(self, dy, x, out):
+        return F.sigmoid_backward(dy, x, out=(out,))[0]
 
 
 @register
 class Tanh(_Elementwise):
-    def _f(self, x):
-        return F.tanh(x)
+    def _f(self, x, out):
+        return F.tanh(x, out=out)
 
-    def _df(self, dy, x):
-        return F.tanh_backward(dy, x)[0]
+    def _df(self, dy, x, out):
+        return F.tanh_backward(dy, x, out=(out,))[0]
 
 
 @register
@@ -132,11 +133,11 @@ class Softmax(_Elementwise):
                              f"{', '.join(map(str, input_shape))})")
         return tuple(input_shape)
 
-    def _f(self, x):
-        return F.softmax(x, axis=self.axis)
+    def _f(self, x, out):
+        return F.softmax(x, axis=self.axis, out=out)
 
-    def _df(self, dy, x):
-        return F.softmax_backward(dy, x, axis=self.axis)[0]
+    def _df(self, dy, x, out):
+        return F.softmax_backward(dy, x, axis=self.axis, out=(out,))[0]
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -153,11 +154,11 @@ class Activation(_Elementwise):
             raise ValueError(f"Activation: argument 'activation' got {activation!r}, needed one of "
                              f"{', '.join(repr(a) for a in ACTIVATIONS)}")
 
-    def _f(self, x):
-        return activation_forward(self.activation, x)
+    def _f(self, x, out):
+        return activation_forward(self.activation, x, out)
 
-    def _df(self, dy, x):
-        return activation_backward(self.activation, dy, x)
+    def _df(self, dy, x, out):
+        return activation_backward(self.activation, dy, x, out)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -184,12 +185,12 @@ class PReLU(Layer):
     def forward(self, x, training):
         if training:
             self.cache = x
-        return F.prelu(x, self.params["alpha"].value)
+        return F.prelu(x, self.params["alpha"].value, out=self.buffer("y", x.shape))
 
     def backward(self, dy):
         alpha = self.params["alpha"]
-        dx, dalpha = F.prelu_backward(dy, self.cache, alpha.value)
-        np.copyto(alpha.grad, dalpha)
+        x = self.cache
+        dx, _ = F.prelu_backward(dy, x, alpha.value, out=(self.buffer("dx", x.shape), alpha.grad))
         return dx
 
     def get_config(self):

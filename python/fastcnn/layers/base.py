@@ -42,6 +42,16 @@ Rules: forward and backward use fastcnn.functional ops (numpy only for reshapes 
 forward caches for backward only when ``training`` is true; backward overwrites (never
 accumulates into) ``Param.grad``; layers with several inputs (Concatenate, Add) take and return
 lists. A layer is used once in a graph (its cache belongs to that one call).
+
+Buffers: the built-in layers allocate nothing in the steady state. They write their output and
+their input gradient into arrays they own (``self.buffer(key, shape)``, reallocated only when the
+shape, i.e. the batch size, changes) through the ops' ``out=``, and parameter gradients straight
+into ``Param.grad``. The invariant that makes this safe: a layer's buffer is overwritten only by that
+same layer's next forward (output) or next backward (gradient). So the arrays a layer received and
+cached in forward stay intact until its backward, but the array forward returns is valid only until
+the layer's next forward: callers that keep results copy them (Model.predict and calling a layer on
+arrays do). ``needs_input_grad`` is set False by the model for layers fed only by model inputs;
+backward may then return None instead of the input gradient (Conv1D/2D, Conv2DTranspose, Dense do).
 """
 from __future__ import annotations
 
@@ -135,6 +145,8 @@ class Layer:
         self.input_shape = None   # as built, without batch (list of shapes for merge layers)
         self.output_shape = None
         self.cache = None         # what backward needs, set by a training forward
+        self.needs_input_grad = True  # the model clears it for layers fed only by its inputs
+        self._buffers: dict[str, np.ndarray] = {}  # output / gradient arrays reused step to step
         self._uid = next(_creation_ids)
         self._node = None         # (inbound tensors, list_input, output tensor) once called on symbolic tensors
 
@@ -180,6 +192,19 @@ class Layer:
         n_frozen = sum(p.size for p in self.params.values() if not p.trainable) + \
             sum(int(a.size) for a in self.state.values())
         return n_train + n_frozen if trainable is None else (n_train if trainable else n_frozen)
+
+    def buffer(self, key: str, shape) -> np.ndarray:
+        """This layer's float32 array `key` of `shape`: the same array every call while the shape stays
+        (uninitialized when new). Pass it as out= to the functional ops."""
+        buf = self._buffers.get(key)
+        shape = tuple(shape)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[key] = np.empty(shape, np.float32)
+        return buf
+
+    def release_buffers(self) -> None:
+        """Drop the reused output/gradient arrays (they come back, allocated anew, on the next call)."""
+        self._buffers.clear()
 
     # -- the interface subclasses implement ---------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -258,7 +283,8 @@ class Layer:
         arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in items]
         shapes = [a.shape[1:] for a in arrays] if list_input else arrays[0].shape[1:]
         self.build_for(shapes)
-        return self.forward(arrays if list_input else arrays[0], training=False)
+        y = self.forward(arrays if list_input else arrays[0], training=False)
+        return np.array(y, copy=True)  # not the layer's buffer, which its next call overwrites
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 
 from .. import functional as F
 from ..functional import _validate as V
@@ -11,7 +10,7 @@ from . import initializers
 from .activation import activation_backward, activation_forward, check_activation
 from .base import Layer, register
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]  # weighted_forward/backward: shared with Dense
 
 
 def _check_padding(padding, n: int, owner: str):
@@ -29,6 +28,36 @@ def _as_call_padding(padding):
     if isinstance(padding, list):
         return tuple(tuple(p) if isinstance(p, list) else p for p in padding)
     return padding
+
+
+def weighted_forward(layer, op, x, kwargs, training):
+    """op(x, kernel, bias) then the fused activation, into the layer's buffers (Conv*, Dense)."""
+    w = layer.params["kernel"].value
+    b = layer.params["bias"].value if layer.use_bias else None
+    shape = (len(x), *layer.output_shape)
+    if layer.activation is None:
+        y = z = op(x, w, b, **kwargs, out=layer.buffer("y", shape))
+    else:
+        z = op(x, w, b, **kwargs, out=layer.buffer("z", shape))
+        y = activation_forward(layer.activation, z, out=layer.buffer("y", shape))
+    if training:
+        layer.cache = (x, z)
+    return y
+
+
+def weighted_backward(layer, op_backward, dy, kwargs):
+    """The input gradient (None unless layer.needs_input_grad) into the layer's buffer; parameter
+    gradients straight into Param.grad."""
+    x, z = layer.cache
+    if layer.activation is not None:
+        dy = activation_backward(layer.activation, dy, z, out=layer.buffer("dz", z.shape))
+    w = layer.params["kernel"]
+    b = layer.params["bias"] if layer.use_bias else None
+    need_dx = layer.needs_input_grad
+    dx, _, _ = op_backward(dy, x, w.value, None if b is None else b.value, **kwargs, need_dx=need_dx,
+                           out=(layer.buffer("dx", x.shape) if need_dx else None, w.grad,
+                                None if b is None else b.grad))
+    return dx
 
 
 class _Conv(Layer):
@@ -87,25 +116,10 @@ class _Conv(Layer):
                     dilation=self.dilation[0] if one else self.dilation, groups=self.groups)
 
     def forward(self, x, training):
-        w = self.params["kernel"].value
-        b = self.params["bias"].value if self.use_bias else None
-        z = self._conv(x, w, b, **self._kwargs())
-        y = z if self.activation is None else activation_forward(self.activation, z)
-        if training:
-            self.cache = (x, z)
-        return y
+        return weighted_forward(self, self._conv, x, self._kwargs(), training)
 
     def backward(self, dy):
-        x, z = self.cache
-        if self.activation is not None:
-            dy = activation_backward(self.activation, dy, z)
-        w = self.params["kernel"]
-        b = self.params["bias"] if self.use_bias else None
-        dx, dw, db = self._conv_backward(dy, x, w.value, None if b is None else b.value, **self._kwargs())
-        np.copyto(w.grad, dw)
-        if b is not None:
-            np.copyto(b.grad, db)
-        return dx
+        return weighted_backward(self, self._conv_backward, dy, self._kwargs())
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -241,25 +255,10 @@ class Conv2DTranspose(Layer):
                     groups=self.groups)
 
     def forward(self, x, training):
-        w = self.params["kernel"].value
-        b = self.params["bias"].value if self.use_bias else None
-        z = F.conv_transpose2d(x, w, b, **self._kwargs())
-        y = z if self.activation is None else activation_forward(self.activation, z)
-        if training:
-            self.cache = (x, z)
-        return y
+        return weighted_forward(self, F.conv_transpose2d, x, self._kwargs(), training)
 
     def backward(self, dy):
-        x, z = self.cache
-        if self.activation is not None:
-            dy = activation_backward(self.activation, dy, z)
-        w = self.params["kernel"]
-        b = self.params["bias"] if self.use_bias else None
-        dx, dw, db = F.conv_transpose2d_backward(dy, x, w.value, None if b is None else b.value, **self._kwargs())
-        np.copyto(w.grad, dw)
-        if b is not None:
-            np.copyto(b.grad, db)
-        return dx
+        return weighted_backward(self, F.conv_transpose2d_backward, dy, self._kwargs())
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

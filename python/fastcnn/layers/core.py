@@ -7,8 +7,9 @@ from .. import _random
 from .. import functional as F
 from ..functional import _validate as V
 from . import initializers
-from .activation import activation_backward, activation_forward, check_activation
+from .activation import check_activation
 from .base import Layer, register
+from .conv import weighted_backward, weighted_forward
 
 __all__ = ["Dense", "Flatten", "BatchNorm", "LocalResponseNorm", "Dropout"]
 
@@ -37,24 +38,10 @@ class Dense(Layer):
             self.add_param("bias", (self.units,), self.bias_initializer)
 
     def forward(self, x, training):
-        b = self.params["bias"].value if self.use_bias else None
-        z = F.linear(x, self.params["kernel"].value, b)
-        y = z if self.activation is None else activation_forward(self.activation, z)
-        if training:
-            self.cache = (x, z)
-        return y
+        return weighted_forward(self, F.linear, x, {}, training)
 
     def backward(self, dy):
-        x, z = self.cache
-        if self.activation is not None:
-            dy = activation_backward(self.activation, dy, z)
-        w = self.params["kernel"]
-        b = self.params["bias"] if self.use_bias else None
-        dx, dw, db = F.linear_backward(dy, x, w.value, None if b is None else b.value)
-        np.copyto(w.grad, dw)
-        if b is not None:
-            np.copyto(b.grad, db)
-        return dx
+        return weighted_backward(self, F.linear_backward, dy, {})
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
@@ -109,13 +96,14 @@ class BatchNorm(Layer):
     def forward(self, x, training):
         if training:
             self.cache = x
-        return F.batch_norm(x, *self._args(), training=bool(training), momentum=self.momentum, eps=self.eps)
+        return F.batch_norm(x, *self._args(), training=bool(training), momentum=self.momentum, eps=self.eps,
+                            out=self.buffer("y", x.shape))
 
     def backward(self, dy):
-        dx, dgamma, dbeta = F.batch_norm_backward(dy, self.cache, *self._args(), training=True,
-                                                  momentum=self.momentum, eps=self.eps)
-        np.copyto(self.params["gamma"].grad, dgamma)
-        np.copyto(self.params["beta"].grad, dbeta)
+        x = self.cache
+        dx, _, _ = F.batch_norm_backward(dy, x, *self._args(), training=True, momentum=self.momentum,
+                                         eps=self.eps, out=(self.buffer("dx", x.shape),
+                                                            self.params["gamma"].grad, self.params["beta"].grad))
         return dx
 
     def get_config(self):
@@ -146,10 +134,11 @@ class LocalResponseNorm(Layer):
     def forward(self, x, training):
         if training:
             self.cache = x
-        return F.local_response_norm(x, **self._kwargs())
+        return F.local_response_norm(x, **self._kwargs(), out=self.buffer("y", x.shape))
 
     def backward(self, dy):
-        return F.local_response_norm_backward(dy, self.cache, **self._kwargs())[0]
+        x = self.cache
+        return F.local_response_norm_backward(dy, x, **self._kwargs(), out=(self.buffer("dx", x.shape),))[0]
 
     def get_config(self):
         return {**super().get_config(), **self._kwargs()}

@@ -66,10 +66,11 @@ class _Pool(Layer):
     def forward(self, x, training):
         if training:
             self.cache = x
-        return self._op(x, self._k(), **self._kwargs())
+        return self._op(x, self._k(), **self._kwargs(), out=self.buffer("y", (len(x), *self.output_shape)))
 
     def backward(self, dy):
-        return self._op_backward(dy, self.cache, self._k(), **self._kwargs())[0]
+        x = self.cache
+        return self._op_backward(dy, x, self._k(), **self._kwargs(), out=(self.buffer("dx", x.shape),))[0]
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
@@ -159,7 +160,8 @@ class GlobalAvgPool2D(Layer):
     def forward(self, x, training):
         if training:
             self.cache = x
-        return F.global_avg_pool2d(x)
+        return F.global_avg_pool2d(x, out=self.buffer("y", x.shape[:2]))
 
     def backward(self, dy):
-        return F.global_avg_pool2d_backward(dy, self.cache)[0]
+        x = self.cache
+        return F.global_avg_pool2d_backward(dy, x, out=(self.buffer("dx", x.shape),))[0]
