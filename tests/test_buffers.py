@@ -9,12 +9,7 @@ from fastcnn import functional as F
 from fastcnn import layers as L
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(1)
-    yield
-    fastcnn.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def rand(*shape, seed=0):

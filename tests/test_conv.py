@@ -10,7 +10,7 @@ import fastcnn
 import fastcnn.functional as F
 import reference as ref
 from fastcnn import _C
-from reference import assert_close, numeric_grad
+from reference import assert_close, numeric_grad, threads_1_and_2
 
 rng = np.random.default_rng(0)
 
@@ -291,13 +291,6 @@ def test_backward_without_dx():
 
 # ---- threads ---------------------------------------------------------------------------------
 
-def _with_threads(n, f):
-    old = fastcnn.get_num_threads()
-    try:
-        fastcnn.set_num_threads(n)
-        return f()
-    finally:
-        fastcnn.set_num_threads(old)
 
 
 @pytest.mark.parametrize("xs, ws, kw", [
@@ -314,7 +307,7 @@ def test_thread_count_invariant(xs, ws, kw):
 
     def run():
         return (F.conv2d(x, w, b, **kw),) + F.conv2d_backward(dy, x, w, b, **kw)
-    one, two = _with_threads(1, run), _with_threads(2, run)
+    one, two = threads_1_and_2(run)
     for a, c in zip(one, two):
         assert np.array_equal(a, c)
     assert_close(one[0], ref.conv2d(x, w, b, **kw), 1e-5)
@@ -328,7 +321,7 @@ def test_transpose_thread_count_invariant():
 
     def run():
         return (F.conv_transpose2d(x, w, b, **kw),) + F.conv_transpose2d_backward(dy, x, w, b, **kw)
-    for a, c in zip(_with_threads(1, run), _with_threads(2, run)):
+    for a, c in zip(*threads_1_and_2(run)):
         assert np.array_equal(a, c)
 
 

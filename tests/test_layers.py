@@ -10,13 +10,7 @@ from fastcnn import functional as F
 from fastcnn import layers as L
 from fastcnn.layers import Layer, register
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up/barrier costs (results do not depend on it)."""
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(1)
-    yield
-    fastcnn.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 EPS = 1e-2   # finite-difference step on the float32 forward

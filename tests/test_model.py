@@ -9,13 +9,7 @@ from fastcnn import layers as L
 from fastcnn.layers import Param
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up/barrier costs (results do not depend on it)."""
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(1)
-    yield
-    fastcnn.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def branchy_model():

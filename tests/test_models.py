@@ -10,13 +10,7 @@ import pytest
 import fastcnn
 from fastcnn import models
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up/barrier costs (results do not depend on it)."""
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(1)
-    yield
-    fastcnn.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = [(1, 28, 28), (3, 32, 32)]

@@ -5,23 +5,13 @@ from hypothesis import given, settings, strategies as st
 import fastcnn
 import fastcnn.functional as F
 import reference as R
-from reference import assert_close, numeric_grad
+from reference import assert_close, numeric_grad, threads_1_and_2
 
 
 def rand(rng, *shape, scale=1.0, offset=0.0):
     return (offset + scale * rng.standard_normal(shape)).astype(np.float32)
 
 
-def threads_1_and_2(f):
-    old = fastcnn.get_num_threads()
-    try:
-        fastcnn.set_num_threads(1)
-        one = f()
-        fastcnn.set_num_threads(2)
-        two = f()
-    finally:
-        fastcnn.set_num_threads(old)
-    return one, two
 
 
 def running(rng, C):

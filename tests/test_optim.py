@@ -5,22 +5,12 @@ from hypothesis import given, settings, strategies as st
 import fastcnn
 import fastcnn.functional as F
 import reference as R
-from reference import assert_close
+from reference import assert_close, threads_1_and_2
 
 STEPS = 5
 shapes = st.sampled_from([(1,), (7,), (3, 5), (4, 3, 2, 2), (0,), (1000,)])
 
 
-def threads_1_and_2(f):
-    old = fastcnn.get_num_threads()
-    try:
-        fastcnn.set_num_threads(1)
-        one = f()
-        fastcnn.set_num_threads(2)
-        two = f()
-    finally:
-        fastcnn.set_num_threads(old)
-    return one, two
 
 
 def run_both(shape, seed, fast_step, ref_step, n_state, state_init=0.0):

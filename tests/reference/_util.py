@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_err", "assert_close", "numeric_grad", "f64"]
+import fastcnn
+
+__all__ = ["rel_err", "assert_close", "numeric_grad", "f64", "with_threads", "threads_1_and_2"]
 
 
 def f64(a):
@@ -41,3 +43,18 @@ def numeric_grad(f, x: np.ndarray, dy: np.ndarray, eps: float = 1e-6) -> np.ndar
         flat[i] = old
         gflat[i] = (fp - fm) / (2 * eps)
     return g
+
+
+def with_threads(n: int, f):
+    """f() run with n kernel threads (the previous count restored afterwards)."""
+    old = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(n)
+        return f()
+    finally:
+        fastcnn.set_num_threads(old)
+
+
+def threads_1_and_2(f):
+    """(f() with 1 thread, f() with 2 threads): results must be bit-identical."""
+    return with_threads(1, f), with_threads(2, f)
