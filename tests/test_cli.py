@@ -106,3 +106,8 @@ def test_summary_and_info(capsys):
     assert code == 0 and ("61,706" in stdout or "61706" in stdout)
     code, stdout, _ = run(capsys, "info")
     assert code == 0 and "version: " in stdout
+
+
+
+def test_train_with_a_data_dir_without_mnist_is_a_usage_error(capsys, tmp_path):
+    assert "does not hold the four MNIST files" in argparse_error(capsys, "train", "lenet5", "--data", str(tmp_path))

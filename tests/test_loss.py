@@ -137,3 +137,11 @@ def test_matches_torch():
         loss.backward()
         assert_close(F.cross_entropy(z, t), loss.item())
         assert_close(F.cross_entropy_backward(z, t)[0], tz.grad.numpy())
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+def test_probability_targets_must_be_finite_and_non_negative(bad):
+    t = np.full((2, 3), 1 / 3, np.float32)
+    t[1, 2] = bad
+    with pytest.raises(ValueError, match="'target'.*non-negative probabilities"):
+        F.cross_entropy(np.zeros((2, 3), np.float32), t)

@@ -264,3 +264,16 @@ def test_local_response_norm_matches_torch():
     ty.backward(torch.tensor(dy))
     assert_close(F.local_response_norm(x, 4, 0.3, 0.6, 1.5), ty.detach().numpy())
     assert_close(F.local_response_norm_backward(dy, x, 4, 0.3, 0.6, 1.5)[0], tx.grad.numpy())
+
+
+def test_eval_batch_norm_rejects_negative_running_var():
+    x = np.ones((2, 3, 4, 4), np.float32)
+    rv = np.array([1, -1, 1], np.float32)
+    with pytest.raises(ValueError, match="'running_var'.*non-negative"):
+        F.batch_norm(x, None, None, np.zeros(3, np.float32), rv, training=False)
+
+
+@pytest.mark.parametrize("kw, name", [({"k": -1.0}, "k"), ({"k": 0.0}, "k"), ({"alpha": -1e-4}, "alpha")])
+def test_lrn_rejects_parameters_that_make_the_base_non_positive(kw, name):
+    with pytest.raises(ValueError, match=f"'{name}'"):
+        F.local_response_norm(np.ones((1, 3, 4, 4), np.float32), **kw)

@@ -1,6 +1,7 @@
 """model.save / fastcnn.load_model: round trip, exact resume, atomic writes, damaged files."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -178,3 +179,27 @@ def test_weights_from_another_architecture(tmp_path):
         np.savez(f, **arrays)
     with pytest.raises(ValueError, match="file '.*bad'.*param"):
         fastcnn.load_model(tmp_path / "bad")
+
+
+def _rewrite_meta(src, dst, edit):
+    with np.load(src, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))
+    edit(meta)
+    with open(dst, "wb") as f:
+        np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8), **arrays)
+
+
+def test_damaged_metadata_rng_state_and_absurd_sizes(tmp_path):
+    model = small_model()
+    model.save(tmp_path / "m")
+    _rewrite_meta(tmp_path / "m", tmp_path / "rng", lambda m: m.update(rng_state={"bit_generator": "Evil", "state": 1}))
+    with pytest.raises(ValueError, match="file '.*rng'"):
+        fastcnn.load_model(tmp_path / "rng")
+
+    def huge(meta):
+        text = json.dumps(meta["model"])
+        meta["model"] = json.loads(re.sub(r'"(filters|units)": \d+', r'"\1": 1000000000000', text, count=1))
+    _rewrite_meta(tmp_path / "m", tmp_path / "huge", huge)
+    with pytest.raises(ValueError, match="file '.*huge'"):
+        fastcnn.load_model(tmp_path / "huge")

@@ -32,5 +32,11 @@ def get_state() -> dict:
     return _rng.bit_generator.state
 
 
+def check_state(state: dict) -> None:
+    """Raises ValueError/TypeError/KeyError unless `state` is a valid state for the package's generator."""
+    probe = np.random.default_rng()
+    probe.bit_generator.state = state
+
+
 def set_state(state: dict) -> None:
     _rng.bit_generator.state = state

@@ -169,7 +169,10 @@ def _train(args, parser) -> int:
                       metrics=["accuracy"])
     input_shape = tuple(model.input_shapes[0])
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
+    try:
+        (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
+    except (FileNotFoundError, ValueError) as e:  # --data without the files, or damaged files
+        parser.error(str(e))
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         x_test, y_test = x_test[:max(1, args.limit // 5)], y_test[:max(1, args.limit // 5)]

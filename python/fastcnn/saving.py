@@ -156,12 +156,14 @@ def load_model(path, compile: bool = True):
                 model.compile(optimizer, **(meta.get("compile") or {}))
             model.epochs_done = int(meta.get("epoch", 0))
             model.training_log = list(meta.get("training_log", []))
-            rng_state = meta["rng_state"]
+            _random.check_state(meta["rng_state"])
         except _Damaged:
             raise
+        except MemoryError:  # sizes in the metadata that no saved weights could match
+            raise _Damaged("its architecture asks for more memory than there is") from None
         except (KeyError, TypeError, ValueError) as e:
             raise _Damaged(f"inconsistent contents ({type(e).__name__}: {e})") from None
     except _Damaged as e:
         raise ValueError(f"load_model: file '{path}' is damaged or not a fastcnn model file: {e}") from None
-    _random.set_state(rng_state)
+    _random.set_state(meta["rng_state"])
     return model

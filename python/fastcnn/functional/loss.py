@@ -31,6 +31,9 @@ def _args(fn, logits, target):
     elif target.ndim == 2:
         target = array(target, fn, "target", 2)
         check_shape(target, fn, "target", (N, K), "probabilities, the shape of logits")
+        if target.size and not (target.min() >= 0.0 and np.isfinite(target.max())):  # NaN fails both
+            bad = target[~(np.isfinite(target) & (target >= 0))].flat[0]
+            raise error(fn, "target", f"a probability of {bad}", "finite, non-negative probabilities")
     else:
         raise error(fn, "target", f"shape {shape_str(target.shape)} ({target.ndim}-D)",
                     "class ids (N,) or probabilities (N, classes)")

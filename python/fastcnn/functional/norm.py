@@ -57,6 +57,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=False, moment
         _need_running(fn, name, a, training)
         if a is not None:
             _inplace(a, fn, name, (C,), "the channels of x")
+    if not training and C and not running_var.min() >= 0:  # NaN fails too
+        raise error(fn, "running_var", f"a minimum of {running_var.min()}", "non-negative variances")
     y = output(out, x.shape, fn, (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                                   ("running_var", running_var)))
     _C.batch_norm_forward(x, gamma, beta, running_mean, running_var, y, training, momentum, eps)
@@ -92,8 +94,10 @@ def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=
 def _lrn_args(fn, x, size, alpha, beta, k):
     x = array(x, fn, "x", (3, 4, 5), "(N, C, L), (N, C, H, W) or (N, C, D, H, W)")
     size = integer(size, fn, "size", minimum=1)
-    alpha, beta, k = (real(v, fn, name, lo=-math.inf, hi=math.inf)  # any number but NaN
-                      for name, v in (("alpha", alpha), ("beta", beta), ("k", k)))
+    # k > 0 and alpha >= 0 keep the base k + alpha/size * sum(x^2) positive (else pow gives NaN)
+    alpha = real(alpha, fn, "alpha", lo=0.0, hi=math.inf)
+    beta = real(beta, fn, "beta", lo=-math.inf, hi=math.inf)
+    k = real(k, fn, "k", lo=0.0, hi=math.inf, lo_open=True)
     return x, size, alpha, beta, k
 
 
