@@ -246,6 +246,23 @@ void sum_chunks(const float* partials, int64_t chunks, int64_t wsize, float* dw)
 }
 
 // The calling thread's (r, c, s)-ordered tap offsets of wide_forward_impl.
+// w is (K,C/g,R,S) with taps = C/g*R*S per filter. Packs each group's filters in blocks of KB as
+// [block][tap][KB], zero-padded past K/g; packed tap t reads w's tap w_tap(t).
+template <typename F>
+void pack_filter_blocks(const float* w, int64_t G, int64_t Kg, int64_t taps, int64_t KB, float* dst,
+                        const F& w_tap) {
+  const int64_t kblocks = (Kg + KB - 1) / KB;
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t kb = 0; kb < kblocks; ++kb)
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t tw = w_tap(t);
+        for (int64_t kk = 0; kk < KB; ++kk) {
+          const int64_t k = kb * KB + kk;
+          dst[((gi * kblocks + kb) * taps + t) * KB + kk] = k < Kg ? w[(gi * Kg + k) * taps + tw] : 0.f;
+        }
+      }
+}
+
 std::vector<int64_t>* tap_offsets_rcs_workspace() {
   static thread_local std::vector<int64_t> off;
   return &off;
@@ -301,20 +318,15 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
   const int64_t CS = Cg * p.S;
   std::vector<int64_t>& offs = *tap_offsets_rcs_workspace();
   offs.resize(taps);
-  float* wpk = direct_workspace<0>(G * kblocks * taps * KB);
   for (int64_t r = 0; r < p.R; ++r)
     for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t s = 0; s < p.S; ++s) {
-        const int64_t t = r * CS + c * p.S + s, t_w = (c * p.R + r) * p.S + s;
-        offs[t] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
-        for (int64_t gi = 0; gi < G; ++gi)
-          for (int64_t kb = 0; kb < kblocks; ++kb)
-            for (int64_t kk = 0; kk < KB; ++kk) {
-              const int64_t k = kb * KB + kk;
-              wpk[((gi * kblocks + kb) * taps + t) * KB + kk] =
-                  k < Kg ? w[(gi * Kg + k) * taps + t_w] : 0.f;
-            }
-      }
+      for (int64_t s = 0; s < p.S; ++s)
+        offs[r * CS + c * p.S + s] = g.base + c * g.plane + r * p.dil_h * g.Wp + s * p.dil_w;
+  float* wpk = direct_workspace<0>(G * kblocks * taps * KB);
+  pack_filter_blocks(w, G, Kg, taps, KB, wpk, [&](int64_t t) {  // (r, c, s) tap -> w's (c, r, s)
+    const int64_t r = t / CS, c = t % CS / p.S, s = t % p.S;
+    return (c * p.R + r) * p.S + s;
+  });
 
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
@@ -405,14 +417,7 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   const int64_t* offs = tap_offsets(p, g, taps);
   // The filters as [tap][16] per block of 16, zero-padded past K/g.
   float* wpk = direct_workspace<0>(G * kblocks * taps * kFilterBlock);
-  for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t kb = 0; kb < kblocks; ++kb)
-      for (int64_t t = 0; t < taps; ++t)
-        for (int64_t kk = 0; kk < kFilterBlock; ++kk) {
-          const int64_t k = kb * kFilterBlock + kk;
-          wpk[((gi * kblocks + kb) * taps + t) * kFilterBlock + kk] =
-              k < Kg ? w[(gi * Kg + k) * taps + t] : 0.f;
-        }
+  pack_filter_blocks(w, G, Kg, taps, kFilterBlock, wpk, [](int64_t t) { return t; });
 
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);

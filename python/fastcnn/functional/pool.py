@@ -72,6 +72,14 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
 
 
+
+def _backward_arrays(fn, dy, x, yshape, forward: str, out):
+    """dy checked against the forward's output shape, and dx (out's entry or a new array)."""
+    dy = V.array(dy, fn, "dy")
+    V.check_shape(dy, fn, "dy", yshape, f"the output shape of {forward}")
+    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    return dy, dx
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, P, Q): the maximum of each window."""
     fn = "max_pool2d"
@@ -85,9 +93,7 @@ def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
     """(dx,): dy routed to each window's first maximum (recomputed from x); overlaps add up."""
     fn = "max_pool2d_backward"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    dy = V.array(dy, fn, "dy")
-    V.check_shape(dy, fn, "dy", yshape, "the output shape of max_pool2d")
-    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    dy, dx = _backward_arrays(fn, dy, x, yshape, "max_pool2d", out)
     _C.max_pool2d_backward(dy, x, dx, *geom)
     return (dx,)
 
@@ -107,9 +113,7 @@ def avg_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
     """(dx,) of avg_pool2d."""
     fn = "avg_pool2d_backward"
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    dy = V.array(dy, fn, "dy")
-    V.check_shape(dy, fn, "dy", yshape, "the output shape of avg_pool2d")
-    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    dy, dx = _backward_arrays(fn, dy, x, yshape, "avg_pool2d", out)
     _C.avg_pool2d_backward(dy, dx, *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
@@ -127,9 +131,7 @@ def max_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
     """(dx,) of max_pool1d."""
     fn = "max_pool1d_backward"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    dy = V.array(dy, fn, "dy")
-    V.check_shape(dy, fn, "dy", yshape, "the output shape of max_pool1d")
-    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    dy, dx = _backward_arrays(fn, dy, x, yshape, "max_pool1d", out)
     _C.max_pool2d_backward(_as_2d(dy), _as_2d(x), _as_2d(dx), *geom)
     return (dx,)
 
@@ -149,9 +151,7 @@ def avg_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
     """(dx,) of avg_pool1d."""
     fn = "avg_pool1d_backward"
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
-    dy = V.array(dy, fn, "dy")
-    V.check_shape(dy, fn, "dy", yshape, "the output shape of avg_pool1d")
-    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    dy, dx = _backward_arrays(fn, dy, x, yshape, "avg_pool1d", out)
     _C.avg_pool2d_backward(_as_2d(dy), _as_2d(dx), *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
@@ -176,8 +176,6 @@ def global_avg_pool2d_backward(dy, x, *, out=None) -> tuple:
     """(dx,): dy / (H*W) spread over each plane."""
     fn = "global_avg_pool2d_backward"
     x = _global_x(fn, x)
-    dy = V.array(dy, fn, "dy")
-    V.check_shape(dy, fn, "dy", x.shape[:2], "the output shape of global_avg_pool2d")
-    dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
+    dy, dx = _backward_arrays(fn, dy, x, x.shape[:2], "global_avg_pool2d", out)
     _C.global_avg_pool2d_backward(dy, dx)
     return (dx,)
