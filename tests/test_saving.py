@@ -203,3 +203,21 @@ def test_damaged_metadata_rng_state_and_absurd_sizes(tmp_path):
     _rewrite_meta(tmp_path / "m", tmp_path / "huge", huge)
     with pytest.raises(ValueError, match="file '.*huge'"):
         fastcnn.load_model(tmp_path / "huge")
+
+
+def test_absurd_sizes_are_rejected_before_memory_is_committed(tmp_path):
+    """A file declaring a 5.8-GB Dense layer fails the shape check without touching it (virtual pages only)."""
+    import resource
+    model = small_model()
+    model.save(tmp_path / "m")
+
+    def big(meta):
+        text = json.dumps(meta["model"])
+        meta["model"] = json.loads(re.sub(r'"units": \d+', '"units": 10000000', text, count=1))
+    _rewrite_meta(tmp_path / "m", tmp_path / "big", big)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="file '.*big'.*does not match"):
+        fastcnn.load_model(tmp_path / "big")
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 512 * 1024, f"peak memory grew by {grown_kib} KiB"
+

@@ -135,6 +135,7 @@ def load_model(path, compile: bool = True):
     (``model.epochs_done``, pass it to fit as initial_epoch) and the package RNG state restored.
 
     A damaged or foreign file raises ValueError naming the file."""
+    from .layers import initializers
     from .model import Model
     from .optim import Optimizer
 
@@ -144,8 +145,10 @@ def load_model(path, compile: bool = True):
     try:
         meta, arrays = _read(path)
         try:
-            model = Model.from_config(meta["model"])
-            _copy_in("param", meta["params"], [(p.name, p.value) for p in model.parameters()], arrays)
+            with initializers.uninitialized():
+                model = Model.from_config(meta["model"])
+                params = model.parameters()  # builds the layers
+            _copy_in("param", meta["params"], [(p.name, p.value) for p in params], arrays)
             _copy_in("state", meta["states"], model.state_arrays(), arrays)
             if compile and meta.get("optimizer") is not None:
                 optimizer = Optimizer.from_config(meta["optimizer"])

@@ -175,7 +175,8 @@ class Layer:
         fan: (fan_in, fan_out) for the variance-scaling initializers; default from the shape.
         """
         init = initializers.get(initializer)
-        value = init(tuple(int(s) for s in shape), fan)
+        shape = tuple(int(s) for s in shape)
+        value = np.empty(shape, np.float32) if initializers.skipping() else init(shape, fan)
         p = Param(self, short_name, value)
         self.params[short_name] = p
         return p

@@ -6,14 +6,35 @@ Identifiers: 'glorot_uniform' (the default for kernels, as Keras), 'glorot_norma
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 import numpy as np
 
 from .. import _random
 
 __all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "Zeros", "Ones",
-           "Constant", "get", "serialize", "compute_fans"]
+           "Constant", "get", "serialize", "compute_fans", "uninitialized", "skipping"]
+
+_skip = threading.local()
+
+
+@contextlib.contextmanager
+def uninitialized():
+    """Within this block, parameters are created uninitialized (np.empty) instead of drawn: for
+    load_model, which overwrites every value anyway. Untouched pages cost no memory, so a file that
+    declares absurd layer sizes is rejected by the shape check before anything large is committed,
+    and no random numbers are drawn."""
+    _skip.on = True
+    try:
+        yield
+    finally:
+        _skip.on = False
+
+
+def skipping() -> bool:
+    return getattr(_skip, "on", False)
 
 
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
