@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 __all__ = ["is_available", "why_unavailable", "device_count", "to_device", "empty", "zeros", "synchronize",
-           "memory_info", "is_device_array", "DeviceArray"]
+           "memory_info", "is_device_array"]  # DeviceArray too, loaded on first use (not star-imported)
 
 _NOT_BUILT = "fastcnn was built without CUDA (no nvcc at build time)"
 _DTYPES = ("float32", "uint8", "int32", "int64")

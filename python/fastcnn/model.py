@@ -296,6 +296,9 @@ class Model(TrainingMixin):
             grads[k] = total
 
         for i, (t, dy, shape) in enumerate(zip(self._outputs + self._aux_outputs, dys, shapes)):
+            if self._cuda is not None and not V.is_device(dy):
+                raise ValueError(f"{self.name}: argument 'dys[{i}]' got {V._kind(dy)}, needed a device array: "
+                                 f"the model is on cuda")
             dy = V.array(dy, self.name, f"dys[{i}]")
             V.check_shape(dy, self.name, f"dys[{i}]", shape, f"the shape of output {i}")
             accumulate(t, dy)

@@ -371,15 +371,15 @@ class TrainingMixin:
     def _wants_ids(self) -> bool:
         return any(fn is _metrics.accuracy for _, fn in self.metric_fns)
 
-    def _device_totals(self, data: _DeviceData, outputs, y, ids, m: int, weights, dev_totals, host_totals):
+    def _device_totals(self, data: _DeviceData, outputs, y, ids, m: int, weights, sums, host_totals):
         """Add one batch's loss and metrics (times its size m) to the sums: on the device where the loss
-        has sum_into and for accuracy, on the host otherwise. Returns the batch loss when computed on
-        the host (else None)."""
+        has sum_into and for accuracy (sums: one (1,) device view per loss and metric), on the host
+        otherwise. Returns the batch loss when computed on the host (else None)."""
         fused = getattr(self.loss, "sum_into", None)
         loss = None
         for out, w in zip(outputs, weights):
             if fused is not None:
-                fused(out, y, dev_totals[0:1], w)
+                fused(out, y, sums[0], w)
             else:
                 value = w * self.loss(out, y)
                 loss = value if loss is None else loss + value
@@ -387,7 +387,7 @@ class TrainingMixin:
             host_totals[0] += m * loss
         for i, (_, fn) in enumerate(self.metric_fns):
             if fn is _metrics.accuracy:
-                data.cuda.argmax_hits(outputs[0], ids, dev_totals[1 + i:2 + i])
+                data.cuda.argmax_hits(outputs[0], ids, sums[1 + i])
             else:
                 host_totals[1 + i] += m * fn(outputs[0].numpy(), y.numpy())
         return loss
@@ -399,6 +399,7 @@ class TrainingMixin:
         indices = data.rows if order is None else cuda.to_device(np.ascontiguousarray(order, dtype=np.int64))
         dev_totals = cuda.empty((1 + len(self.metric_fns),), "float32")
         cuda.fill(dev_totals, 0.0)
+        sums = [dev_totals[i:i + 1] for i in range(len(dev_totals))]
         host_totals = np.zeros(1 + len(self.metric_fns))
         from .callbacks import Callback
         batch_loss = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -407,7 +408,7 @@ class TrainingMixin:
             xs, y, ids = data.batch(indices[a:b], slice(a, b) if order is None else order[a:b])
             outputs = self.forward(xs if len(xs) > 1 else xs[0], training=True)
             m = b - a
-            loss = self._device_totals(data, outputs, y, ids, m, weights, dev_totals, host_totals)
+            loss = self._device_totals(data, outputs, y, ids, m, weights, sums, host_totals)
             grads = []
             for out, w in zip(outputs, weights):
                 g = self.loss.gradient(out, y)
@@ -428,13 +429,14 @@ class TrainingMixin:
         cuda = data.cuda
         dev_totals = cuda.empty((1 + len(self.metric_fns),), "float32")
         cuda.fill(dev_totals, 0.0)
+        sums = [dev_totals[i:i + 1] for i in range(len(dev_totals))]
         host_totals = np.zeros(1 + len(self.metric_fns))
         weights = [1.0] * len(self.outputs)
         for a in range(0, data.n, batch_size):
             b = min(data.n, a + batch_size)
             xs, y, ids = data.batch(data.rows[a:b], slice(a, b))
             outputs = self.forward(xs if len(xs) > 1 else xs[0], training=False)
-            self._device_totals(data, outputs, y, ids, b - a, weights, dev_totals, host_totals)
+            self._device_totals(data, outputs, y, ids, b - a, weights, sums, host_totals)
         return self._logs((dev_totals.numpy().astype(np.float64) + host_totals) / max(data.n, 1))
 
     def _logs(self, values) -> dict:
