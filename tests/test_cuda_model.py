@@ -137,6 +137,28 @@ def test_lenet_fit_on_uint8_and_one_hot_targets(cuda_backend, digits):
     assert h_hot["accuracy"][0] == pytest.approx(h_dev["accuracy"][0], abs=1e-6)
 
 
+def test_aux_outputs_shuffle_off_and_progress_bar_on_device(cuda_backend, digits, capsys):
+    x, y = digits
+    xf = x[:96, None].astype(np.float32) / 255
+
+    def run(device):
+        fastcnn.seed(2)
+        inp = fastcnn.Input((1, 28, 28))
+        h = layers.Flatten()(layers.MaxPool2D(4)(inp))
+        main = layers.Dense(10)(layers.Dense(16, activation="relu")(h))
+        model = fastcnn.Model(inp, main, aux_outputs=[layers.Dense(10)(h)], aux_loss_weight=0.3)
+        model.compile(optim.SGD(0.1))
+        model.to(device)
+        return model.fit(xf, y[:96], batch_size=40, epochs=2, shuffle=False, verbose=1).history
+
+    want, got = run("cpu"), run("cuda")
+    exact = cuda_backend is fake_cuda
+    for key in ("loss", "accuracy"):
+        assert got[key] == pytest.approx(want[key], rel=1e-6 if exact else 1e-3), key
+    out = capsys.readouterr()
+    assert (out.out + out.err).count("Epoch 2/2") >= 2 and "loss" in out.out + out.err
+
+
 def test_batch_callbacks_and_custom_metrics_on_device(cuda_backend, digits):
     x, y = digits
 

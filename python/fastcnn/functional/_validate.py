@@ -37,11 +37,6 @@ def is_device(a) -> bool:
     return bool(_DEVICE) and isinstance(a, _DEVICE)
 
 
-def _DEVICE_CHECK(a) -> bool:
-    """is_device, for the modules that import names from here once (the tuple changes at load)."""
-    return bool(_DEVICE) and isinstance(a, _DEVICE)
-
-
 def _kind(a) -> str:
     if isinstance(a, _DEVICE):
         return "a device array"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import _DEVICE_CHECK, array, check_shape, error, integer, kernels, real, shape_str
+from ._validate import array, check_shape, error, integer, is_device, kernels, real, shape_str
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step"]
 
@@ -17,7 +17,7 @@ __all__ = ["sgd_step", "adam_step", "rmsprop_step"]
 def _inplace(a, fn: str, name: str, shape=None, why: str = "the shape of param") -> np.ndarray:
     """a itself, checked to be a writable float32 C-contiguous ndarray or float32 device array (of the
     given shape)."""
-    if _DEVICE_CHECK(a):
+    if is_device(a):
         if a.dtype != np.float32:
             raise error(fn, name, f"a device array of dtype {a.dtype}", "float32 (updated in place)")
         if shape is not None and a.shape != tuple(shape):
