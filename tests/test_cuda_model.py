@@ -159,6 +159,29 @@ def test_aux_outputs_shuffle_off_and_progress_bar_on_device(cuda_backend, digits
     assert (out.out + out.err).count("Epoch 2/2") >= 2 and "loss" in out.out + out.err
 
 
+class LazyImages:
+    """A data set that makes its batches on demand (fit's lazy inputs): float32 scaled images."""
+
+    def __init__(self, x):
+        self.x, self.shape, self.dtype, self.ndim = x, (len(x), 1, 28, 28), np.dtype(np.float32), 4
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index, None].astype(np.float32) / 255
+
+
+def test_lazy_inputs_and_device_arrays_as_data(cuda_backend, digits):
+    x, y = digits
+    xf = x[:96, None].astype(np.float32) / 255
+    _, want = _lenet_run(xf, y[:96], "cpu")
+    _, lazy = _lenet_run(LazyImages(x[:96]), y[:96], "cuda")
+    _, on_device = _lenet_run(fastcnn.cuda.to_device(xf), y[:96], "cuda")
+    for got in (lazy, on_device):
+        assert got["loss"][0] == pytest.approx(want["loss"][0], rel=1e-6 if cuda_backend is fake_cuda else 1e-3)
+
+
 def test_batch_callbacks_and_custom_metrics_on_device(cuda_backend, digits):
     x, y = digits
 
