@@ -133,7 +133,7 @@ def test_lenet_fit_on_uint8_and_one_hot_targets(cuda_backend, digits):
     assert h_dev["loss"][0] == pytest.approx(h_cpu["loss"][0], rel=1e-3)
     one_hot = np.eye(10, dtype=np.float32)[y]
     _, h_hot = _lenet_run(x, one_hot, "cuda")
-    assert h_hot["loss"][0] == pytest.approx(h_dev["loss"][0], rel=1e-5)
+    assert h_hot["loss"][0] == pytest.approx(h_dev["loss"][0], rel=1e-5 if cuda_backend is fake_cuda else 1e-4)
     assert h_hot["accuracy"][0] == pytest.approx(h_dev["accuracy"][0], abs=1e-6)
 
 

@@ -54,7 +54,10 @@ def _probe():
     except ImportError as e:  # built, but a shared library or symbol is missing
         _reason = f"fastcnn's CUDA module failed to load: {e}"
         return None, _reason
-    ok, why = mod.status()
+    try:
+        ok, why = mod.status()
+    except Exception as e:  # a driver that fails in an unexpected way: still a reason, not a crash
+        ok, why = False, f"no usable CUDA: {type(e).__name__}: {e}"
     if not ok:
         _reason = str(why)
         return None, _reason
