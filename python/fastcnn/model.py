@@ -327,6 +327,8 @@ class Model(TrainingMixin):
                              f"(fastcnn.Input, input_shape= or build())")
         from . import cuda as _cuda
         module = _cuda.backend() if device == "cuda" else None
+        if module is self._cuda:
+            return self
         for layer in self.layers:
             layer._move(module)
         self._grad_sums = {}
