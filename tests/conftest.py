@@ -26,3 +26,36 @@ def one_thread():
     fastcnn.set_num_threads(1)
     yield
     fastcnn.set_num_threads(before)
+
+
+def _install_cuda(monkeypatch, kind: str):
+    """Make fastcnn.cuda use the numpy-backed fake ("fake") or the real module ("cuda", skipped
+    where it cannot run); the loader's cache is cleared before and after."""
+    import fastcnn.cuda
+    import fake_cuda
+    fastcnn.cuda._reset()
+    if kind == "fake":
+        monkeypatch.setattr(fastcnn.cuda, "_import_module", lambda: fake_cuda)
+    elif not fastcnn.cuda.is_available():
+        why = fastcnn.cuda.why_unavailable()
+        fastcnn.cuda._reset()
+        pytest.skip(f"no CUDA here: {why}")
+    assert fastcnn.cuda.is_available()
+    return fastcnn.cuda.backend()
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """fastcnn.cuda backed by tests/fake_cuda.py for this test."""
+    yield _install_cuda(monkeypatch, "fake")
+    import fastcnn.cuda
+    fastcnn.cuda._reset()
+
+
+@pytest.fixture(params=["fake", "cuda"])
+def cuda_backend(request, monkeypatch):
+    """Each CUDA test runs on the fake and, where a GPU is present, on the real module.
+    Yields the backend module; request.param says which."""
+    yield _install_cuda(monkeypatch, request.param)
+    import fastcnn.cuda
+    fastcnn.cuda._reset()

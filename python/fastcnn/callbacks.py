@@ -10,7 +10,7 @@ import math
 import os
 import warnings
 
-import numpy as np
+from . import _tensor
 
 __all__ = ["Callback", "History", "ModelCheckpoint", "EarlyStopping"]
 
@@ -125,7 +125,7 @@ class EarlyStopping(_Monitor):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self._best_arrays = [a.copy() for a in _arrays(self.model)]
+                self._best_arrays = [_tensor.clone(a) for a in _arrays(self.model)]
             return
         self.wait += 1
         if self.wait >= max(self.patience, 1):
@@ -138,7 +138,7 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self._best_arrays is not None and self.stopped_epoch is not None:
             for dst, src in zip(_arrays(self.model), self._best_arrays):
-                np.copyto(dst, src)
+                _tensor.assign(dst, src)
 
 
 def _arrays(model) -> list:

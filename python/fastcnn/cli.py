@@ -142,12 +142,9 @@ def _train(args, parser) -> int:
     from .plot import plot_history
     from .saving import load_model
 
-    if args.device != "cpu":
-        facts = fastcnn.info()
-        if not facts.get("cuda_available"):
-            why = "is not built into this fastcnn" if not facts.get("cuda_built") else "found no usable GPU"
-            parser.error(f"argument --device: CUDA {why}; use --device cpu")
-        parser.error("argument --device: training on CUDA is not implemented yet; use --device cpu")
+    if args.device == "cuda" and not fastcnn.cuda.is_available():
+        parser.error(f"argument --device: CUDA is not available: {fastcnn.cuda.why_unavailable()}; "
+                     f"use --device cpu")
     if args.threads:
         fastcnn.set_num_threads(args.threads)
     fastcnn.seed(args.seed)
@@ -168,6 +165,7 @@ def _train(args, parser) -> int:
                       loss="cross_entropy",
                       metrics=["accuracy"])
     input_shape = tuple(model.input_shapes[0])
+    model.to(args.device)  # on cuda the data set is uploaded once by fit; checkpoints are saved from it
 
     try:
         (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
@@ -190,8 +188,8 @@ def _train(args, parser) -> int:
             plot_history(model.training_log, os.path.join(args.out, "history.png"),
                          title=f"{args.model} on MNIST")
 
-    print(f"{args.model}: input {'x'.join(map(str, input_shape))}, {model.count_params():,} parameters, "
-          f"{len(y_train)} training / {len(y_test)} test images, {model.optimizer!r}, batch {args.batch_size}")
+    print(f"{args.model} on {args.device}: input {'x'.join(map(str, input_shape))}, "
+          f"{model.count_params():,} parameters, {len(y_train)} training / {len(y_test)} test images, {model.optimizer!r}, batch {args.batch_size}")
     start = model.epochs_done
     if start >= args.epochs:
         print(f"nothing to do: the checkpoint has {start} epochs done, --epochs is {args.epochs}")
@@ -243,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", metavar="DIR", default=None,
                    help="directory with the four MNIST IDX files (default $FASTCNN_DATA/mnist, the cache, "
                         "a download, or the bundled sample)")
-    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to train (default cpu); cuda needs a CUDA build and an NVIDIA GPU")
     t.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     t.add_argument("--out", metavar="DIR", default=None, help="output directory (default runs/MODEL)")
     t.add_argument("--resume", metavar="FILE", default=None, help="continue from a checkpoint written by train")

@@ -2,6 +2,8 @@
 
 A loss is an object with ``__call__(logits, target) -> float`` (the batch mean) and
 ``gradient(logits, target) -> dlogits`` (of that mean). Register more with ``register``.
+Optionally ``sum_into(logits, target, total, weight)`` adds weight * (the batch's summed loss) to the
+float32 (1,) array total without a host read-back: training on the device uses it when present.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ class CrossEntropy(Loss):
     def gradient(self, logits, target):
         (dlogits,) = F.cross_entropy_backward(logits, target)
         return dlogits
+
+    def sum_into(self, logits, target, total, weight: float = 1.0) -> None:
+        F.loss.cross_entropy_sum_into(logits, target, total, weight)
 
 
 _REGISTRY: dict[str, type[Loss]] = {}

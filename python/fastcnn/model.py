@@ -12,6 +12,8 @@ the layer. The model runs the layers in topological order (creation order among 
 backward runs them in reverse, summing the gradients of tensors used by several layers. Layers left
 unnamed are named per model: "<type prefix>_<k>" with k counting from 1 in that order ("conv2d_1").
 Training (compile, fit, evaluate, predict, save) comes from fastcnn.training.TrainingMixin.
+``model.to('cuda')`` / ``model.to('cpu')`` moves the weights, gradients, state and optimizer state;
+a model on the device takes device arrays in forward/backward (fit/evaluate/predict take host data).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import _tensor
 from .functional import _validate as V
 from .layers import base as _base
 from .layers.base import Layer, Param, shape_str
@@ -226,12 +229,16 @@ class Model(TrainingMixin):
                                  f"{n_in} arrays (one per input)")
             xs = list(x)
         else:
-            xs = [x[0]] if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray) else [x]
+            xs = [x[0]] if isinstance(x, (list, tuple)) and len(x) == 1 and (
+                isinstance(x[0], np.ndarray) or V.is_device(x[0])) else [x]
         if len(xs) != n_in:
             raise ValueError(f"{self.name}: argument 'x' got {len(xs)} arrays, needed {n_in} (one per input)")
         out = []
         for t, a in zip(self._inputs, xs):
             what = "x" if n_in == 1 else f"x[{len(out)}]"
+            if self._cuda is not None and not V.is_device(a):
+                raise ValueError(f"{self.name}: argument '{what}' got {V._kind(a)}, needed a device array: the "
+                                 f"model is on cuda (fastcnn.cuda.to_device, or model.to('cpu'))")
             a = V.array(a, f"{self.name}", what)
             if a.ndim != len(t.shape) + 1 or tuple(a.shape[1:]) != t.shape:
                 raise ValueError(f"{self.name}: argument '{what}' got shape {shape_str(a.shape)}, needed "
@@ -267,7 +274,7 @@ class Model(TrainingMixin):
         """Backpropagate one gradient per array the latest (training) forward returned; fills every Param.grad."""
         if self._last is None or not self._last[0]:
             raise RuntimeError(f"{self.name}: backward needs a forward(x, training=True) first")
-        if isinstance(dys, np.ndarray):
+        if not isinstance(dys, (list, tuple)):
             dys = [dys]
         shapes = self._last[1]
         if len(dys) != len(shapes):
@@ -284,11 +291,14 @@ class Model(TrainingMixin):
                 return
             total = self._grad_sums.get(k)
             if total is None or total.shape != g.shape:
-                total = self._grad_sums[k] = np.empty(g.shape, np.float32)
-            np.add(grads[k], g, out=total)
+                total = self._grad_sums[k] = _tensor.empty(g.shape, self._cuda)
+            _tensor.add(grads[k], g, total)
             grads[k] = total
 
         for i, (t, dy, shape) in enumerate(zip(self._outputs + self._aux_outputs, dys, shapes)):
+            if self._cuda is not None and not V.is_device(dy):
+                raise ValueError(f"{self.name}: argument 'dys[{i}]' got {V._kind(dy)}, needed a device array: "
+                                 f"the model is on cuda")
             dy = V.array(dy, self.name, f"dys[{i}]")
             V.check_shape(dy, self.name, f"dys[{i}]", shape, f"the shape of output {i}")
             accumulate(t, dy)
@@ -300,6 +310,32 @@ class Model(TrainingMixin):
             for t, d in zip(inbound, dx if list_input else [dx]):
                 if not isinstance(t.layer, InputLayer):
                     accumulate(t, d)
+
+    # -- device ------------------------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """'cuda' when the model lives on the GPU (model.to), else 'cpu'."""
+        return "cpu" if self._cuda is None else "cuda"
+
+    def to(self, device: str):
+        """Move weights, gradients, state (BN moving statistics) and the optimizer state to 'cuda' or
+        'cpu' (returns the model). 'cuda' where there is none raises RuntimeError saying why."""
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"{self.name}.to: argument 'device' got {device!r}, needed 'cpu' or 'cuda'")
+        if not self.built:
+            raise ValueError(f"{self.name}.to: the model is not built; give it an input shape first "
+                             f"(fastcnn.Input, input_shape= or build())")
+        from . import cuda as _cuda
+        module = _cuda.backend() if device == "cuda" else None
+        if module is self._cuda:
+            return self
+        for layer in self.layers:
+            layer._move(module)
+        self._grad_sums = {}
+        if self.optimizer is not None:
+            self.optimizer._move(module)
+        self._cuda = module
+        return self
 
     # -- description -------------------------------------------------------------------------------
     def _summary_rows(self) -> tuple[list[Layer], bool]:

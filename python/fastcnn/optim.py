@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import _tensor
 from . import functional as F
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Schedule", "StepLR", "CosineAnnealing",
@@ -137,6 +138,16 @@ def _real(v, cls: str, name: str, lo: float = 0.0, hi: float | None = None, hi_o
     return v
 
 
+def _zeros_like(a):
+    """A zero float32 array of a's shape on a's side."""
+    cuda = _tensor.device_module(a)
+    if cuda is None:
+        return np.zeros_like(a)
+    z = cuda.empty(tuple(a.shape), "float32")
+    cuda.fill(z, 0.0)
+    return z
+
+
 class Optimizer:
     """Base class: per-parameter slot arrays keyed by ``Param.name``, a step counter, a schedule."""
     slots: tuple[str, ...] = ()
@@ -167,7 +178,7 @@ class Optimizer:
                 continue
             state = self.state.get(p.name)
             if state is None:
-                state = {s: np.zeros_like(p.value) for s in self.slots}
+                state = {s: _zeros_like(p.value) for s in self.slots}
                 state["step"] = 0
                 self.state[p.name] = state
             state["step"] += 1
@@ -201,8 +212,14 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, dict[str, np.ndarray]]:
         """{param name: {slot: array, 'step': int64 scalar array}} — copies."""
-        return {name: {k: np.array(v, dtype=np.int64) if k == "step" else v.copy() for k, v in st.items()}
-                for name, st in self.state.items()}
+        return {name: {k: np.array(v, dtype=np.int64) if k == "step" else np.array(_tensor.host(v), copy=True)
+                       for k, v in st.items()} for name, st in self.state.items()}
+
+    def _move(self, cuda) -> None:
+        """Put the slot arrays on the device of the CUDA module cuda (None: the host); model.to calls it."""
+        for st in self.state.values():
+            for s in self.slots:
+                st[s] = _tensor.to(st[s], cuda)
 
     def load_state_dict(self, state: dict[str, dict[str, np.ndarray]]) -> None:
         new = {}

@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 
+from . import _tensor
 from . import _random
 
 __all__ = ["save_model", "load_model"]
@@ -32,10 +33,10 @@ def _meta_and_arrays(model) -> tuple[dict, dict]:
     arrays = {}
     params = model.parameters()
     for i, p in enumerate(params):
-        arrays[f"param_{i}"] = p.value
+        arrays[f"param_{i}"] = _tensor.host(p.value)  # a download for a model on the device
     states = model.state_arrays()
     for i, (_, a) in enumerate(states):
-        arrays[f"state_{i}"] = a
+        arrays[f"state_{i}"] = _tensor.host(a)
     optimizer = model.optimizer
     opt_slots = []
     if optimizer is not None:

@@ -8,6 +8,14 @@ Inputs are (N, C, H, W) arrays (a list of them for several model inputs), float 
 is scaled to [0, 1]), or objects that make batches on demand (``_is_lazy``); Keras-shaped
 (N, H, W) images get a channel axis when the model wants (1, H, W). Targets are class ids (N,) or one-hot / probabilities (N, classes). Batches are
 converted one at a time into a reused float32 buffer, so the whole set is never copied.
+
+On the device (``model.to('cuda')``) the whole set is uploaded once per fit/evaluate/predict call
+(uint8 stays uint8), each epoch's permutation once, and batches are gathered on the device
+(take_rows converts uint8 with scale 1/255); loss and metrics are summed there and read back once per
+epoch, so a step never waits for the GPU. The progress bar then shows the running loss and metrics
+at the end of each epoch only. Exceptions that do read back per step: a loss without ``sum_into``,
+metrics other than accuracy (called on host copies), and callbacks overriding on_batch_end (they get
+the batch loss).
 """
 from __future__ import annotations
 
@@ -18,6 +26,8 @@ import time
 import numpy as np
 
 from . import _random
+from . import _tensor
+from .functional import _validate as V
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
@@ -84,6 +94,61 @@ class _Inputs:
         return out
 
 
+class _DeviceData:
+    """A data set held whole on the device: inputs (uint8 kept as uint8, else float32), targets and,
+    for accuracy, class ids; batches are gathered on the device by row indices (no copy per step)."""
+
+    def __init__(self, cuda, inputs: _Inputs, targets: np.ndarray | None = None, want_ids: bool = False):
+        self.cuda, self.inputs, self.n = cuda, inputs, inputs.n
+        self.arrays = []            # device arrays, None for lazy inputs (made on the host per batch)
+        for a in inputs.arrays:
+            if V.is_device(a) or not isinstance(a, np.ndarray):
+                self.arrays.append(a if V.is_device(a) else None)
+            else:
+                self.arrays.append(cuda.to_device(np.ascontiguousarray(
+                    a if a.dtype == np.uint8 else a.astype(np.float32, copy=False))))
+        self.scales = [1.0 if s is None else 1.0 / float(s) for s in inputs.scales]
+        self.rows = cuda.to_device(np.arange(self.n, dtype=np.int64))   # the unshuffled order
+        self.targets = self.ids = None
+        if targets is not None:
+            self.targets = cuda.to_device(targets)
+            if want_ids:
+                self.ids = self.targets if targets.ndim == 1 else \
+                    cuda.to_device(np.ascontiguousarray(targets.argmax(axis=1), dtype=np.int64))
+        self._buffers: dict = {}
+
+    def _buffer(self, key, shape, dtype):
+        buf = self._buffers.get(key)
+        if buf is None or tuple(buf.shape) != tuple(shape):
+            buf = self._buffers[key] = self.cuda.empty(tuple(int(s) for s in shape), dtype)
+        return buf
+
+    def batch(self, idx, rows) -> tuple:
+        """(inputs list, targets, ids) for the device int64 row indices idx (rows: the same rows on the
+        host, a slice or an index array, used only by lazy inputs)."""
+        m = len(idx)
+        xs = []
+        host = None
+        for i, (a, scale) in enumerate(zip(self.arrays, self.scales)):
+            dst = self._buffer(("x", i), (m, *self.inputs.arrays[i].shape[1:]), "float32")
+            if a is None:
+                host = self.inputs.batch(rows) if host is None else host
+                self.cuda.upload(dst, host[i])
+            else:
+                self.cuda.take_rows(a, idx, dst, scale)
+            xs.append(dst)
+        y = ids = None
+        if self.targets is not None:
+            y = self._buffer("y", (m, *self.targets.shape[1:]), self.targets.dtype.name)
+            self.cuda.take_labels(self.targets, idx, y)
+            if self.ids is self.targets:
+                ids = y
+            elif self.ids is not None:
+                ids = self._buffer("ids", (m,), "int64")
+                self.cuda.take_labels(self.ids, idx, ids)
+        return xs, y, ids
+
+
 def _targets(y, n: int, num_classes: int, fn: str) -> np.ndarray:
     """Class ids (N,) as int64, or one-hot / probabilities (N, classes) as float32, checked."""
     y = np.asarray(y)
@@ -132,10 +197,11 @@ class _Progress:
             self.bar = tqdm(total=steps, desc=self.prefix, unit="step", file=sys.stdout, leave=True,
                             dynamic_ncols=True, mininterval=0.25)
 
-    def update(self, logs: dict) -> None:
+    def update(self, logs: dict | None) -> None:
+        """One step done; logs (None: not known yet, on the device) go on the bar every 10 steps."""
         if self.bar is not None:
             self.bar.update(1)
-            if self.bar.n == self.bar.total or self.bar.n % 10 == 0:
+            if logs is not None and (self.bar.n == self.bar.total or self.bar.n % 10 == 0):
                 self.bar.set_postfix_str(_format(logs), refresh=False)
 
     def close(self, logs: dict) -> None:
@@ -162,6 +228,7 @@ class TrainingMixin:
         self.stop_training = False     # a callback sets it to end fit after the current epoch
         self.epochs_done = 0           # epochs trained so far (restored by load_model)
         self.training_log: list[dict] = []   # one dict per epoch trained, across fit calls and resumes
+        self._cuda = None              # the CUDA module while the model is on the device (model.to)
 
     # -- setup
 
@@ -173,6 +240,8 @@ class TrainingMixin:
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self.metric_fns = [_metrics.get(m) for m in (metrics or [])]
+        if self._cuda is not None:
+            self.optimizer._move(self._cuda)
         self.compile_config = {"loss": self.loss.name or type(self.loss).__name__,
                                "metrics": [name for name, _ in self.metric_fns]}
 
@@ -235,6 +304,11 @@ class TrainingMixin:
         self.stop_training = False
         loss_weights = [float(w) for w in self.loss_weights]
         params = self.parameters()
+        device = val_device = None
+        if self._cuda is not None:  # the whole set goes to the device once; batches are gathered there
+            device = _DeviceData(self._cuda, inputs, targets, self._wants_ids())
+            if validation_data is not None:
+                val_device = _DeviceData(self._cuda, val_inputs, val_targets, self._wants_ids())
 
         for cb in callbacks:
             cb.on_train_begin()
@@ -244,37 +318,42 @@ class TrainingMixin:
                 cb.on_epoch_begin(epoch)
             order = _random.rng().permutation(n) if shuffle else None
             progress = _Progress(verbose, epoch, epochs, steps)
-            totals = np.zeros(1 + len(self.metric_fns))     # summed over samples: loss, metrics
-            seen = 0
             start = time.perf_counter()
-            for step in range(steps):
-                rows = slice(step * batch_size, min(n, (step + 1) * batch_size))
-                index = order[rows] if order is not None else rows
-                xb, yb = inputs.batch(index), targets[index]
-                outputs = self.forward(xb if len(xb) > 1 else xb[0], training=True)
-                loss = 0.0
-                grads = []
-                for out, w in zip(outputs, loss_weights):
-                    loss += w * self.loss(out, yb)
-                    g = self.loss.gradient(out, yb)
-                    if w != 1.0:
-                        g *= np.float32(w)
-                    grads.append(g)
-                batch_metrics = [fn(outputs[0], yb) for _, fn in self.metric_fns]
-                self.backward(grads)
-                self.optimizer.step(params)
+            if device is None:
+                totals = np.zeros(1 + len(self.metric_fns))     # summed over samples: loss, metrics
+                seen = 0
+                for step in range(steps):
+                    rows = slice(step * batch_size, min(n, (step + 1) * batch_size))
+                    index = order[rows] if order is not None else rows
+                    xb, yb = inputs.batch(index), targets[index]
+                    outputs = self.forward(xb if len(xb) > 1 else xb[0], training=True)
+                    loss = 0.0
+                    grads = []
+                    for out, w in zip(outputs, loss_weights):
+                        loss += w * self.loss(out, yb)
+                        g = self.loss.gradient(out, yb)
+                        if w != 1.0:
+                            g *= np.float32(w)
+                        grads.append(g)
+                    batch_metrics = [fn(outputs[0], yb) for _, fn in self.metric_fns]
+                    self.backward(grads)
+                    self.optimizer.step(params)
 
-                m = len(yb)
-                seen += m
-                totals += m * np.array([loss, *batch_metrics])
+                    m = len(yb)
+                    seen += m
+                    totals += m * np.array([loss, *batch_metrics])
+                    logs = self._logs(totals / seen)
+                    progress.update(logs)
+                    for cb in callbacks[1:]:
+                        cb.on_batch_end(step, {"loss": loss, "size": m})
                 logs = self._logs(totals / seen)
-                progress.update(logs)
-                for cb in callbacks[1:]:
-                    cb.on_batch_end(step, {"loss": loss, "size": m})
-            logs = self._logs(totals / seen)
+            else:
+                logs = self._train_epoch_device(device, order, batch_size, loss_weights, params, progress,
+                                                callbacks[1:])
             logs["seconds"] = time.perf_counter() - start
             if validation_data is not None:
-                val = self._evaluate(val_inputs, val_targets, batch_size)
+                val = self._evaluate(val_inputs, val_targets, batch_size) if device is None else \
+                    self._evaluate_device(val_device, batch_size)
                 logs.update({"val_" + k: v for k, v in val.items()})
             self.epochs_done = epoch + 1
             self.training_log = self.training_log + [{"epoch": epoch + 1, **logs}]
@@ -286,6 +365,79 @@ class TrainingMixin:
         for cb in callbacks:
             cb.on_train_end()
         return history
+
+    # -- the loop on the device
+
+    def _wants_ids(self) -> bool:
+        return any(fn is _metrics.accuracy for _, fn in self.metric_fns)
+
+    def _device_totals(self, data: _DeviceData, outputs, y, ids, m: int, weights, sums, host_totals):
+        """Add one batch's loss and metrics (times its size m) to the sums: on the device where the loss
+        has sum_into and for accuracy (sums: one (1,) device view per loss and metric), on the host
+        otherwise. Returns the batch loss when computed on the host (else None)."""
+        fused = getattr(self.loss, "sum_into", None)
+        loss = None
+        for out, w in zip(outputs, weights):
+            if fused is not None:
+                fused(out, y, sums[0], w)
+            else:
+                value = w * self.loss(out, y)
+                loss = value if loss is None else loss + value
+        if loss is not None:
+            host_totals[0] += m * loss
+        for i, (_, fn) in enumerate(self.metric_fns):
+            if fn is _metrics.accuracy:
+                data.cuda.argmax_hits(outputs[0], ids, sums[1 + i])
+            else:
+                host_totals[1 + i] += m * fn(outputs[0].numpy(), y.numpy())
+        return loss
+
+    def _train_epoch_device(self, data: _DeviceData, order, batch_size: int, weights, params, progress,
+                            callbacks) -> dict:
+        cuda = data.cuda
+        n = data.n
+        indices = data.rows if order is None else cuda.to_device(np.ascontiguousarray(order, dtype=np.int64))
+        dev_totals = cuda.empty((1 + len(self.metric_fns),), "float32")
+        cuda.fill(dev_totals, 0.0)
+        sums = [dev_totals[i:i + 1] for i in range(len(dev_totals))]
+        host_totals = np.zeros(1 + len(self.metric_fns))
+        from .callbacks import Callback
+        batch_loss = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+        for step in range(math.ceil(n / batch_size)):
+            a, b = step * batch_size, min(n, (step + 1) * batch_size)
+            xs, y, ids = data.batch(indices[a:b], slice(a, b) if order is None else order[a:b])
+            outputs = self.forward(xs if len(xs) > 1 else xs[0], training=True)
+            m = b - a
+            loss = self._device_totals(data, outputs, y, ids, m, weights, sums, host_totals)
+            grads = []
+            for out, w in zip(outputs, weights):
+                g = self.loss.gradient(out, y)
+                if w != 1.0:
+                    cuda.scale(g, w, g)
+                grads.append(g)
+            self.backward(grads)
+            self.optimizer.step(params)
+            progress.update(None)
+            if batch_loss:
+                if loss is None:  # the loss was summed on the device: read this batch's back
+                    loss = sum(w * self.loss(out, y) for out, w in zip(outputs, weights))
+                for cb in batch_loss:
+                    cb.on_batch_end(step, {"loss": loss, "size": m})
+        return self._logs((dev_totals.numpy().astype(np.float64) + host_totals) / n)
+
+    def _evaluate_device(self, data: _DeviceData, batch_size: int) -> dict:
+        cuda = data.cuda
+        dev_totals = cuda.empty((1 + len(self.metric_fns),), "float32")
+        cuda.fill(dev_totals, 0.0)
+        sums = [dev_totals[i:i + 1] for i in range(len(dev_totals))]
+        host_totals = np.zeros(1 + len(self.metric_fns))
+        weights = [1.0] * len(self.outputs)
+        for a in range(0, data.n, batch_size):
+            b = min(data.n, a + batch_size)
+            xs, y, ids = data.batch(data.rows[a:b], slice(a, b))
+            outputs = self.forward(xs if len(xs) > 1 else xs[0], training=False)
+            self._device_totals(data, outputs, y, ids, b - a, weights, sums, host_totals)
+        return self._logs((dev_totals.numpy().astype(np.float64) + host_totals) / max(data.n, 1))
 
     def _logs(self, values) -> dict:
         logs = {"loss": float(values[0])}
@@ -310,7 +462,10 @@ class TrainingMixin:
         batch_size = _batch_size(batch_size, "evaluate")
         inputs = self._data_inputs(x, "evaluate")
         targets = _targets(y, inputs.n, self._num_classes(), "evaluate")
-        result = self._evaluate(inputs, targets, batch_size)
+        if self._cuda is None:
+            result = self._evaluate(inputs, targets, batch_size)
+        else:
+            result = self._evaluate_device(_DeviceData(self._cuda, inputs, targets, self._wants_ids()), batch_size)
         if verbose:
             print(_format(result))
         return result if return_dict else tuple(result.values())
@@ -321,11 +476,22 @@ class TrainingMixin:
         batch_size = _batch_size(batch_size, "predict")
         inputs = self._data_inputs(x, "predict")
         shapes = _shapes(self.output_shapes)
-        results = [np.empty((inputs.n, *s), dtype=np.float32) for s in shapes]
         starts = range(0, inputs.n, batch_size)
         if verbose:
             from tqdm.auto import tqdm
             starts = tqdm(starts, desc="predict", unit="step", file=sys.stdout)
+        if self._cuda is not None:  # results gathered on the device, downloaded once
+            data = _DeviceData(self._cuda, inputs)
+            results = [self._cuda.empty((inputs.n, *s), "float32") for s in shapes]
+            for s in starts:
+                b = min(inputs.n, s + batch_size)
+                xs, _, _ = data.batch(data.rows[s:b], slice(s, b))
+                outputs = self.forward(xs if len(xs) > 1 else xs[0], training=False)
+                for dst, out in zip(results, outputs):
+                    self._cuda.copy(out, dst[s:b])
+            results = [r.numpy() for r in results]
+            return results[0] if len(results) == 1 else results
+        results = [np.empty((inputs.n, *s), dtype=np.float32) for s in shapes]
         for s in starts:
             rows = slice(s, min(inputs.n, s + batch_size))
             xb = inputs.batch(rows)

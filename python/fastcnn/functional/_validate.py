@@ -2,6 +2,12 @@
 
 Every message has the shape ``"<op>: argument '<name>' got <what it got>, needed <what it needs>"``:
 ValueError for a bad value or shape, TypeError for a non-numeric input.
+
+Devices: every op picks its kernel module with ``kernels(fn, (name, array), ...)`` — ``fastcnn._C``
+for host arrays, the CUDA module for device arrays (all array arguments on one side, else a
+ValueError naming the odd one). array() passes float32 device arrays through unconverted, and
+output() / outputs() / new_array() allocate on the side of the op's first input. Until the CUDA
+module is loaded (fastcnn.cuda) no device array can exist and each of these is one falsy test.
 """
 from __future__ import annotations
 
@@ -10,8 +16,55 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import _C
+
 _MAX_ELEMENTS = (1 << 62) // 4  # the byte size of a float32 array must fit int64 with room
 _MAX_INT = 1 << 62  # integer arguments (sizes, strides, ...) stay far from int64 overflow
+
+
+_DEVICE: tuple = ()   # (the CUDA module's DeviceArray type,) once fastcnn.cuda loaded it
+_CUDA = None          # the CUDA kernel module then
+
+
+def use_cuda(module) -> None:
+    """Route device arrays to module (None: no CUDA). Called by fastcnn.cuda when it loads."""
+    global _DEVICE, _CUDA
+    _CUDA = module
+    _DEVICE = () if module is None else (module.DeviceArray,)
+
+
+def is_device(a) -> bool:
+    return bool(_DEVICE) and isinstance(a, _DEVICE)
+
+
+def _kind(a) -> str:
+    if isinstance(a, _DEVICE):
+        return "a device array"
+    return "a numpy array" if isinstance(a, np.ndarray) else f"a {type(a).__name__}"
+
+
+def mixing_error(fn: str, name: str, a, ref_name: str, on_device: bool) -> ValueError:
+    if on_device:
+        return error(fn, name, _kind(a), f"a device array like '{ref_name}' (fastcnn.cuda.to_device)")
+    return error(fn, name, _kind(a), f"a host (numpy) array like '{ref_name}' (DeviceArray.numpy())")
+
+
+def kernels(fn: str, *named):
+    """The kernel module for an op's array arguments, (name, array-or-None) pairs: fastcnn._C for
+    host arrays, the CUDA module for device arrays. Mixing the two is a ValueError naming the
+    argument that differs from the first one given."""
+    if not _DEVICE:
+        return _C
+    ref = None
+    for name, a in named:
+        if a is None:
+            continue
+        dev = isinstance(a, _DEVICE)
+        if ref is None:
+            ref = (name, dev)
+        elif dev != ref[1]:
+            raise mixing_error(fn, name, a, ref[0], ref[1])
+    return _CUDA if ref is not None and ref[1] else _C
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -28,6 +81,10 @@ def array(x, fn: str, name: str, ndim: int | Sequence[int] | None = None, layout
     ndim: the allowed number of dimensions; layout names them for the message, e.g. "(N, C, H, W)".
     """
     if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
+        a = x
+    elif _DEVICE and isinstance(x, _DEVICE):
+        if x.dtype != np.float32:  # device arrays are never converted (that would be a hidden kernel)
+            raise error(fn, name, f"a device array of dtype {x.dtype}", "float32")
         a = x
     else:
         if isinstance(x, np.ndarray):
@@ -104,8 +161,9 @@ def tuple_of(v, n: int, fn: str, name: str, minimum: int | None = None) -> tuple
     return vals
 
 
-def new_array(shape: Sequence[int], fn: str) -> np.ndarray:
-    """np.empty(shape, float32), with a ValueError (not a MemoryError or overflow) for absurd sizes."""
+def new_array(shape: Sequence[int], fn: str, like=None, dtype: str = "float32"):
+    """np.empty(shape, dtype), or an empty device array when `like` is a device array, with a
+    ValueError (not a MemoryError or overflow) for absurd sizes."""
     total = 1
     for s in shape:
         if s < 0:
@@ -114,7 +172,24 @@ def new_array(shape: Sequence[int], fn: str) -> np.ndarray:
     if total > _MAX_ELEMENTS:
         raise ValueError(f"{fn}: output shape {shape_str(shape)} has {total} elements, "
                          f"needed at most {_MAX_ELEMENTS} (sizes overflow)")
-    return np.empty(tuple(int(s) for s in shape), dtype=np.float32)
+    shape = tuple(int(s) for s in shape)
+    if _DEVICE and isinstance(like, _DEVICE):
+        return _CUDA.empty(shape, dtype)
+    return np.empty(shape, dtype=dtype)
+
+
+def _device_output(out, shape, fn: str, inputs: Sequence, name: str):
+    """output()'s checks for a device array out (device arrays are always C-contiguous)."""
+    if inputs and inputs[0][1] is not None and not isinstance(inputs[0][1], _DEVICE):
+        raise mixing_error(fn, name, out, inputs[0][0], False)
+    if out.dtype != np.float32:
+        raise error(fn, name, f"dtype {out.dtype}", "float32 (written in place, so never converted)")
+    if out.shape != shape:
+        raise error(fn, name, f"shape {shape_str(out.shape)}", f"shape {shape_str(shape)} (the result's)")
+    for in_name, a in inputs:  # device memory can only be compared by identity here
+        if a is out:
+            raise error(fn, name, f"an array that overlaps '{in_name}'", "a separate array (no aliasing)")
+    return out
 
 
 def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str = "out") -> np.ndarray:
@@ -125,10 +200,14 @@ def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str 
     test is np.may_share_memory, a bounds comparison: cheap, and exact for separately allocated arrays.
     """
     if out is None:
-        return new_array(shape, fn)
+        return new_array(shape, fn, inputs[0][1] if inputs else None)
     if not isinstance(out, np.ndarray):
+        if _DEVICE and isinstance(out, _DEVICE):
+            return _device_output(out, tuple(int(s) for s in shape), fn, inputs, name)
         raise TypeError(f"{fn}: argument '{name}' got {type(out).__name__}, needed a float32 numpy array "
                         f"(written in place) or None")
+    if _DEVICE and inputs and isinstance(inputs[0][1], _DEVICE):
+        raise mixing_error(fn, name, out, inputs[0][0], True)
     shape = tuple(int(s) for s in shape)
     if out.dtype != np.float32:
         raise error(fn, name, f"dtype {out.dtype}", f"float32 (written in place, so never converted)")
@@ -169,9 +248,12 @@ def outputs(out, shapes: Sequence, fn: str, inputs: Sequence = ()) -> list:
     return result
 
 
-def zeros(shape: Sequence[int], fn: str) -> np.ndarray:
-    a = new_array(shape, fn)
-    a.fill(0.0)
+def zeros(shape: Sequence[int], fn: str, like=None):
+    a = new_array(shape, fn, like)
+    if _DEVICE and isinstance(a, _DEVICE):
+        _CUDA.fill(a, 0.0)
+    else:
+        a.fill(0.0)
     return a
 
 

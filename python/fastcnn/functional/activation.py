@@ -27,19 +27,22 @@ __all__ = [
 ]
 
 
-def _unary(fn, kernel, x, args=(), out=None):
+def _unary(fn, kernel: str, x, args=(), out=None):
+    """y = kernel(x) elementwise or along an axis; kernel is the name on the kernel module."""
+    K = V.kernels(fn, ("x", x), ("out", out))
     x = V.array(x, fn, "x")
     y = V.output(out, x.shape, fn, (("x", x),))
-    kernel(x, y, *args)
+    getattr(K, kernel)(x, y, *args)
     return y
 
 
-def _unary_backward(fn, kernel, dy, x, args=(), out=None):
+def _unary_backward(fn, kernel: str, dy, x, args=(), out=None):
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x = V.array(x, fn, "x")
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
     dx, = V.outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
-    kernel(dy, x, dx, *args)
+    getattr(K, kernel)(dy, x, dx, *args)
     return (dx,)
 
 
@@ -52,6 +55,15 @@ def _flag(v, fn: str, name: str) -> bool:
 def _number(v, fn: str, name: str) -> float:
     """A real number, not NaN (the bounds only word the message)."""
     return V.real(v, fn, name, -np.inf, np.inf)
+
+
+def _copy(K, x, fn: str):
+    """A new array equal to x, on x's side."""
+    if K is _C:
+        return x.copy()
+    y = V.new_array(x.shape, fn, x)
+    K.copy(x, y)
+    return y
 
 
 def _seed(seed, fn: str) -> int:
@@ -67,22 +79,22 @@ def _seed(seed, fn: str) -> int:
 
 def relu(x, *, out=None) -> np.ndarray:
     """max(x, 0); NaN stays NaN."""
-    return _unary("relu", _C.relu_forward, x, out=out)
+    return _unary("relu", "relu_forward", x, out=out)
 
 
 def relu_backward(dy, x, *, out=None) -> tuple:
     """(dx,): dy where x > 0, else 0 (0 at x == 0, as PyTorch)."""
-    return _unary_backward("relu_backward", _C.relu_backward, dy, x, out=out)
+    return _unary_backward("relu_backward", "relu_backward", dy, x, out=out)
 
 
 def leaky_relu(x, alpha=0.01, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha * x."""
-    return _unary("leaky_relu", _C.leaky_relu_forward, x, (_number(alpha, "leaky_relu", "alpha"),), out)
+    return _unary("leaky_relu", "leaky_relu_forward", x, (_number(alpha, "leaky_relu", "alpha"),), out)
 
 
 def leaky_relu_backward(dy, x, alpha=0.01, *, out=None) -> tuple:
     fn = "leaky_relu_backward"
-    return _unary_backward(fn, _C.leaky_relu_backward, dy, x, (_number(alpha, fn, "alpha"),), out)
+    return _unary_backward(fn, "leaky_relu_backward", dy, x, (_number(alpha, fn, "alpha"),), out)
 
 
 def _prelu_args(fn, x, alpha):
@@ -99,20 +111,22 @@ def _prelu_args(fn, x, alpha):
 def prelu(x, alpha, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha[c] * x for channel c (axis 1); alpha is (C,) or (1,)."""
     fn = "prelu"
+    K = V.kernels(fn, ("x", x), ("alpha", alpha), ("out", out))
     x, alpha = _prelu_args(fn, x, alpha)
     y = V.output(out, x.shape, fn, (("x", x), ("alpha", alpha)))
-    _C.prelu_forward(x, alpha, y)
+    K.prelu_forward(x, alpha, y)
     return y
 
 
 def prelu_backward(dy, x, alpha, *, out=None) -> tuple:
     """(dx, dalpha); dalpha has alpha's shape (a deterministic sum over fixed chunks)."""
     fn = "prelu_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy), ("alpha", alpha))
     x, alpha = _prelu_args(fn, x, alpha)
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", x.shape, "the shape of x")
     dx, dalpha = V.outputs(out, (x.shape, alpha.shape), fn, (("dy", dy), ("x", x), ("alpha", alpha)))
-    _C.prelu_backward(dy, x, alpha, dx, dalpha)
+    K.prelu_backward(dy, x, alpha, dx, dalpha)
     return dx, dalpha
 
 
@@ -126,48 +140,50 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, seed=None) -> tuple:
         raise V.error(fn, "upper", repr(upper), f"a number >= lower = {lower!r}")
     training = _flag(training, fn, "training")
     seed = _seed(seed, fn) if training else 0
+    K = V.kernels(fn, ("x", x))
     x = V.array(x, fn, "x")
-    y = V.new_array(x.shape, fn)
-    slope = V.new_array(x.shape, fn)
-    _C.rrelu_forward(x, y, slope, lower, upper, training, seed)
+    y = V.new_array(x.shape, fn, x)
+    slope = V.new_array(x.shape, fn, x)
+    K.rrelu_forward(x, y, slope, lower, upper, training, seed)
     return y, slope
 
 
 def rrelu_backward(dy, slope) -> tuple:
     """(dx,) = (dy * slope,), with slope from rrelu."""
     fn = "rrelu_backward"
+    K = V.kernels(fn, ("slope", slope), ("dy", dy))
     slope = V.array(slope, fn, "slope")
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", slope.shape, "the shape of slope")
-    dx = V.new_array(slope.shape, fn)
-    _C.rrelu_backward(dy, slope, dx)
+    dx = V.new_array(slope.shape, fn, slope)
+    K.rrelu_backward(dy, slope, dx)
     return (dx,)
 
 
 def elu(x, alpha=1.0, *, out=None) -> np.ndarray:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _unary("elu", _C.elu_forward, x, (_number(alpha, "elu", "alpha"),), out)
+    return _unary("elu", "elu_forward", x, (_number(alpha, "elu", "alpha"),), out)
 
 
 def elu_backward(dy, x, alpha=1.0, *, out=None) -> tuple:
     fn = "elu_backward"
-    return _unary_backward(fn, _C.elu_backward, dy, x, (_number(alpha, fn, "alpha"),), out)
+    return _unary_backward(fn, "elu_backward", dy, x, (_number(alpha, fn, "alpha"),), out)
 
 
 def sigmoid(x, *, out=None) -> np.ndarray:
-    return _unary("sigmoid", _C.sigmoid_forward, x, out=out)
+    return _unary("sigmoid", "sigmoid_forward", x, out=out)
 
 
 def sigmoid_backward(dy, x, *, out=None) -> tuple:
-    return _unary_backward("sigmoid_backward", _C.sigmoid_backward, dy, x, out=out)
+    return _unary_backward("sigmoid_backward", "sigmoid_backward", dy, x, out=out)
 
 
 def tanh(x, *, out=None) -> np.ndarray:
-    return _unary("tanh", _C.tanh_forward, x, out=out)
+    return _unary("tanh", "tanh_forward", x, out=out)
 
 
 def tanh_backward(dy, x, *, out=None) -> tuple:
-    return _unary_backward("tanh_backward", _C.tanh_backward, dy, x, out=out)
+    return _unary_backward("tanh_backward", "tanh_backward", dy, x, out=out)
 
 
 def _axis(axis, ndim: int, fn: str) -> int:
@@ -181,28 +197,28 @@ def softmax(x, axis=1, *, out=None) -> np.ndarray:
     """exp(x) / sum(exp(x)) along axis (max-subtracted, so large inputs do not overflow)."""
     fn = "softmax"
     x = V.array(x, fn, "x")
-    return _unary(fn, _C.softmax_forward, x, (_axis(axis, x.ndim, fn),), out)
+    return _unary(fn, "softmax_forward", x, (_axis(axis, x.ndim, fn),), out)
 
 
 def softmax_backward(dy, x, axis=1, *, out=None) -> tuple:
     """(dx,) = (y * (dy - sum(dy * y, axis)),) with y = softmax(x, axis)."""
     fn = "softmax_backward"
     x = V.array(x, fn, "x")
-    return _unary_backward(fn, _C.softmax_backward, dy, x, (_axis(axis, x.ndim, fn),), out)
+    return _unary_backward(fn, "softmax_backward", dy, x, (_axis(axis, x.ndim, fn),), out)
 
 
 def log_softmax(x, axis=1, *, out=None) -> np.ndarray:
     """x - log(sum(exp(x))) along axis, computed stably."""
     fn = "log_softmax"
     x = V.array(x, fn, "x")
-    return _unary(fn, _C.log_softmax_forward, x, (_axis(axis, x.ndim, fn),), out)
+    return _unary(fn, "log_softmax_forward", x, (_axis(axis, x.ndim, fn),), out)
 
 
 def log_softmax_backward(dy, x, axis=1, *, out=None) -> tuple:
     """(dx,) = (dy - softmax(x) * sum(dy, axis),)."""
     fn = "log_softmax_backward"
     x = V.array(x, fn, "x")
-    return _unary_backward(fn, _C.log_softmax_backward, dy, x, (_axis(axis, x.ndim, fn),), out)
+    return _unary_backward(fn, "log_softmax_backward", dy, x, (_axis(axis, x.ndim, fn),), out)
 
 
 def _dropout_p(p, fn: str) -> float:
@@ -218,12 +234,13 @@ def dropout(x, p=0.5, training=True, seed=None) -> tuple:
     fn = "dropout"
     p = _dropout_p(p, fn)
     training = _flag(training, fn, "training")
+    K = V.kernels(fn, ("x", x))
     x = V.array(x, fn, "x")
     if not training:
-        return x.copy(), None
-    y = V.new_array(x.shape, fn)
-    mask = np.empty(x.shape, dtype=np.uint8)
-    _C.dropout_forward(x, y, mask, p, _seed(seed, fn))
+        return _copy(K, x, fn), None
+    y = V.new_array(x.shape, fn, x)
+    mask = V.new_array(x.shape, fn, x, "uint8")
+    K.dropout_forward(x, y, mask, p, _seed(seed, fn))
     return y, mask
 
 
@@ -231,9 +248,17 @@ def dropout_backward(dy, mask, p) -> tuple:
     """(dx,) = (dy * mask / (1 - p),); mask None (not training) gives a copy of dy."""
     fn = "dropout_backward"
     p = _dropout_p(p, fn)
+    K = V.kernels(fn, ("dy", dy), ("mask", mask))
     dy = V.array(dy, fn, "dy")
     if mask is None:
-        return (dy.copy(),)
+        return (_copy(K, dy, fn),)
+    if K is not _C:  # a device mask is dropout's own: uint8, never converted
+        if mask.dtype != np.uint8:
+            raise V.error(fn, "mask", f"a device array of dtype {mask.dtype}", "uint8 (dropout's mask)")
+        V.check_shape(dy, fn, "dy", mask.shape, "the shape of mask")
+        dx = V.new_array(mask.shape, fn, dy)
+        K.dropout_backward(dy, mask, dx, p)
+        return (dx,)
     m = np.asarray(mask)
     if m.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: argument 'mask' got dtype {m.dtype}, needed a uint8 (or bool) array")
@@ -242,5 +267,5 @@ def dropout_backward(dy, mask, p) -> tuple:
     m = np.ascontiguousarray(m)
     V.check_shape(dy, fn, "dy", m.shape, "the shape of mask")
     dx = V.new_array(m.shape, fn)
-    _C.dropout_backward(dy, m, dx, p)
+    K.dropout_backward(dy, m, dx, p)
     return (dx,)

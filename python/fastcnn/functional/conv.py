@@ -7,12 +7,12 @@ outputs with the odd extra padding at the bottom/right, as TensorFlow, for any s
 conv_transpose2d: w is (C, K/groups, R, S); padding is an int or a pair; output sizes
 (H-1)*stride - 2*padding + dilation*(R-1) + output_padding + 1, output_padding < stride or < dilation.
 Every conv1d runs as a conv2d with H = 1; conv_transpose2d runs on conv2d's backward-data kernel.
+Device arrays (fastcnn.cuda) run on the CUDA kernels of the same names and give device arrays.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
 from . import _validate as v
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d", "conv1d_backward", "conv2d_backward",
@@ -57,6 +57,11 @@ def _quad(pads):
     return (pads[0][0], pads[0][1], pads[1][0], pads[1][1])
 
 
+def _unsqueeze(a):
+    """(N, C, L) as (N, C, 1, L): a view, host or device."""
+    return None if a is None else a.reshape((a.shape[0], a.shape[1], 1, a.shape[2]))
+
+
 def _conv2d_arrays(fn, x, w, b):
     return (v.array(x, fn, "x", 4, "(N, C, H, W)"), v.array(w, fn, "w", 4, "(K, C/groups, R, S)"),
             v.optional_array(b, fn, "b", 1, "(K,)"))
@@ -73,17 +78,18 @@ def _need_dx(need_dx, fn):
     return bool(need_dx)
 
 
-def _backward(fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx, out):
-    """(dx, dw, db) of a 2-D convolution (arrays already checked); dx is None unless need_dx.
+def _backward(K, fn, dy4, x4, w4, b, stride, quad, dilation, groups, need_dx, out):
+    """(dx, dw, db) of a 2-D convolution (arrays already checked) on kernel module K; dx is None
+    unless need_dx.
 
     out: (dx, dw, db) arrays-or-None to write into, with the 4-D shapes of x4 and w4.
     """
     dx, dw, db = v.outputs(out, (x4.shape if need_dx else None, w4.shape, None if b is None else b.shape),
                            fn, (("dy", dy4), ("x", x4), ("w", w4), ("b", b)))
     if dx is not None and dx.size:
-        _C.conv2d_backward_data(dy4, w4, dx, stride, quad, dilation, groups)
+        K.conv2d_backward_data(dy4, w4, dx, stride, quad, dilation, groups)
     if dw.size or (db is not None and db.size):
-        _C.conv2d_backward_weight(dy4, x4, dw, db, stride, quad, dilation, groups)
+        K.conv2d_backward_weight(dy4, x4, dw, db, stride, quad, dilation, groups)
     return dx, dw, db
 
 
@@ -93,11 +99,12 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, *, out=None)
     out: a float32 C-contiguous (N, K, P, Q) array to write y into (returned), not overlapping x, w, b.
     """
     fn = "conv2d"
+    K = v.kernels(fn, ("x", x), ("w", w), ("b", b), ("out", out))
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     y = v.output(out, (x.shape[0], w.shape[0], P, Q), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
-        _C.conv2d_forward(x, w, b, y, stride, _quad(pads), dilation, groups)
+        K.conv2d_forward(x, w, b, y, stride, _quad(pads), dilation, groups)
     return y
 
 
@@ -109,23 +116,25 @@ def conv2d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1,
     gradients not computed are ignored.
     """
     fn = "conv2d_backward"
+    K = v.kernels(fn, ("x", x), ("dy", dy), ("w", w), ("b", b))
     need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 4, "(N, K, P, Q)")
     x, w, b = _conv2d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (P, Q) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[0], P, Q), "the conv2d output's shape")
-    return _backward(fn, dy, x, w, b, stride, _quad(pads), dilation, groups, need_dx, out)
+    return _backward(K, fn, dy, x, w, b, stride, _quad(pads), dilation, groups, need_dx, out)
 
 
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, *, out=None):
     """1-D convolution: x (N, C, L), w (K, C/groups, R) -> (N, K, L_out); out as conv2d's."""
     fn = "conv1d"
+    K = v.kernels(fn, ("x", x), ("w", w), ("b", b), ("out", out))
     x, w, b = _conv1d_arrays(fn, x, w, b)
     stride, pads, dilation, groups, (L,) = _conv_geometry(fn, x, w, b, stride, padding, dilation, groups)
     y = v.output(out, (x.shape[0], w.shape[0], L), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
-        _C.conv2d_forward(x[:, :, None], w[:, :, None], b, y[:, :, None], (1, stride[0]), (0, 0) + pads[0],
-                          (1, dilation[0]), groups)
+        K.conv2d_forward(_unsqueeze(x), _unsqueeze(w), b, _unsqueeze(y), (1, stride[0]), (0, 0) + pads[0],
+                         (1, dilation[0]), groups)
     return y
 
 
@@ -135,6 +144,7 @@ def conv1d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1,
     need_dx and out as conv2d_backward's.
     """
     fn = "conv1d_backward"
+    K = v.kernels(fn, ("x", x), ("dy", dy), ("w", w), ("b", b))
     need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 3, "(N, K, L_out)")
     x, w, b = _conv1d_arrays(fn, x, w, b)
@@ -142,9 +152,8 @@ def conv1d_backward(dy, x, w, b=None, stride=1, padding=0, dilation=1, groups=1,
     v.check_shape(dy, fn, "dy", (x.shape[0], w.shape[0], L), "the conv1d output's shape")
     dx, dw, db = v.outputs(out, (x.shape if need_dx else None, w.shape, None if b is None else b.shape),
                            fn, (("dy", dy), ("x", x), ("w", w), ("b", b)))
-    _backward(fn, dy[:, :, None], x[:, :, None], w[:, :, None], b, (1, stride[0]), (0, 0) + pads[0],
-              (1, dilation[0]), groups, need_dx,
-              (None if dx is None else dx[:, :, None], dw[:, :, None], db))
+    _backward(K, fn, _unsqueeze(dy), _unsqueeze(x), _unsqueeze(w), b, (1, stride[0]), (0, 0) + pads[0],
+              (1, dilation[0]), groups, need_dx, (_unsqueeze(dx), _unsqueeze(dw), db))
     return dx, dw, db
 
 
@@ -189,12 +198,13 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     The argument order is PyTorch's (groups before dilation). out as conv2d's.
     """
     fn = "conv_transpose2d"
+    K = v.kernels(fn, ("x", x), ("w", w), ("b", b), ("out", out))
     x, w, b = _transpose_arrays(fn, x, w, b)
     stride, padding, dilation, groups, (Ho, Wo) = _transpose_geometry(
         fn, x, w, b, stride, padding, output_padding, groups, dilation)
     y = v.output(out, (x.shape[0], w.shape[1] * groups, Ho, Wo), fn, (("x", x), ("w", w), ("b", b)))
     if y.size:
-        _C.conv_transpose2d_forward(x, w, b, y, stride, padding, dilation, groups)
+        K.conv_transpose2d_forward(x, w, b, y, stride, padding, dilation, groups)
     return y
 
 
@@ -205,6 +215,7 @@ def conv_transpose2d_backward(dy, x, w, b=None, stride=1, padding=0, output_padd
     need_dx and out as conv2d_backward's.
     """
     fn = "conv_transpose2d_backward"
+    K = v.kernels(fn, ("x", x), ("dy", dy), ("w", w), ("b", b))
     need_dx = _need_dx(need_dx, fn)
     dy = v.array(dy, fn, "dy", 4, "(N, K, Ho, Wo)")
     x, w, b = _transpose_arrays(fn, x, w, b)
@@ -214,7 +225,7 @@ def conv_transpose2d_backward(dy, x, w, b=None, stride=1, padding=0, output_padd
     dx, dw, db = v.outputs(out, (x.shape if need_dx else None, w.shape, None if b is None else b.shape),
                            fn, (("dy", dy), ("x", x), ("w", w), ("b", b)))
     if dx is not None and dx.size:
-        _C.conv_transpose2d_backward_data(dy, w, dx, stride, padding, dilation, groups)
+        K.conv_transpose2d_backward_data(dy, w, dx, stride, padding, dilation, groups)
     if dw.size or (db is not None and db.size):
-        _C.conv_transpose2d_backward_weight(dy, x, dw, db, stride, padding, dilation, groups)
+        K.conv_transpose2d_backward_weight(dy, x, dw, db, stride, padding, dilation, groups)
     return dx, dw, db

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
-from ._validate import array, check_shape, error, optional_array, output, outputs, shape_str
+from ._validate import array, check_shape, error, kernels, optional_array, output, outputs, shape_str
 
 __all__ = ["linear", "linear_backward"]
 
@@ -27,9 +26,10 @@ def linear(x, w, b=None, *, out=None):
     out: a float32 C-contiguous (N, out_features) array to write y into (returned), not overlapping x, w, b.
     """
     fn = "linear"
+    K = kernels(fn, ("x", x), ("w", w), ("b", b), ("out", out))
     x, w, b = _args(fn, x, w, b)
     y = output(out, (x.shape[0], w.shape[0]), fn, (("x", x), ("w", w), ("b", b)))
-    _C.linear_forward(x, w, b, y)
+    K.linear_forward(x, w, b, y)
     return y
 
 
@@ -40,6 +40,7 @@ def linear_backward(dy, x, w, b=None, need_dx=True, *, out=None):
     gradient into or None (a new one); entries for gradients not computed are ignored.
     """
     fn = "linear_backward"
+    K = kernels(fn, ("x", x), ("dy", dy), ("w", w), ("b", b))
     if not isinstance(need_dx, (bool, np.bool_)):
         raise TypeError(f"{fn}: argument 'need_dx' got {need_dx!r} ({type(need_dx).__name__}), needed a bool")
     x, w, b = _args(fn, x, w, b)
@@ -47,5 +48,5 @@ def linear_backward(dy, x, w, b=None, need_dx=True, *, out=None):
     check_shape(dy, fn, "dy", (x.shape[0], w.shape[0]), "the shape of linear's output")
     dx, dw, db = outputs(out, (x.shape if need_dx else None, w.shape, None if b is None else b.shape), fn,
                          (("dy", dy), ("x", x), ("w", w), ("b", b)))
-    _C.linear_backward(dy, x, w, dx, dw, db)
+    K.linear_backward(dy, x, w, dx, dw, db)
     return dx, dw, db

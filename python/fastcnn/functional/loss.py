@@ -1,18 +1,37 @@
 """Softmax cross-entropy, as torch.nn.functional.cross_entropy with reduction='mean', fused and
-stable (each row's log-sum-exp in double)."""
+stable (each row's log-sum-exp in double).
+
+On the device, logits are a float32 device array and target an int64 (N,) or float32 (N, classes)
+device array; the values of target are not checked there (that would wait for the GPU).
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C
-from ._validate import array, check_shape, error, new_array, shape_str
+from ._validate import array, check_shape, error, is_device, kernels, new_array, shape_str
 
 __all__ = ["cross_entropy", "cross_entropy_backward"]
+
+
+def _device_target(fn, target, N, K):
+    if target.ndim == 1 and target.dtype == np.int64:
+        return target
+    if target.ndim == 2 and target.dtype == np.float32:
+        check_shape(target, fn, "target", (N, K), "probabilities, the shape of logits")
+        return target
+    raise error(fn, "target", f"a device array of dtype {target.dtype} and shape {shape_str(target.shape)}",
+                "int64 class ids (N,) or float32 probabilities (N, classes)")
 
 
 def _args(fn, logits, target):
     logits = array(logits, fn, "logits", 2, "(N, classes)")
     N, K = logits.shape
+    if is_device(target):
+        target = _device_target(fn, target, N, K)
+        if target.ndim == 1:
+            check_shape(target, fn, "target", (N,), "one class id per row of logits")
+        return logits, target
     if not isinstance(target, np.ndarray):
         try:
             target = np.asarray(target)
@@ -46,15 +65,34 @@ def cross_entropy(logits, target) -> float:
     target: integer class ids (N,) in [0, classes), or probabilities / one-hot rows (N, classes).
     """
     fn = "cross_entropy"
+    K = kernels(fn, ("logits", logits), ("target", target))
     logits, target = _args(fn, logits, target)
-    return float(_C.cross_entropy_forward(logits, target))
+    return float(K.cross_entropy_forward(logits, target))
+
+
+def cross_entropy_sum_into(logits, target, total, weight=1.0) -> None:
+    """total[0] += weight * (the sum over the N rows of the loss), on the logits' side, without
+    reading anything back: training on the device sums its epoch loss with it. total is a float32
+    (1,) array (a device array for device logits)."""
+    fn = "cross_entropy_sum_into"
+    K = kernels(fn, ("logits", logits), ("target", target), ("total", total))
+    logits, target = _args(fn, logits, target)
+    if K is _C:
+        check_shape(total, fn, "total", (1,), "one float32 accumulator")
+        total[0] += np.float32(weight * len(logits) * _C.cross_entropy_forward(logits, target))
+        return
+    if total.dtype != np.float32 or total.shape != (1,):
+        raise error(fn, "total", f"a device array of dtype {total.dtype} and shape {shape_str(total.shape)}",
+                    "a float32 (1,) accumulator")
+    K.cross_entropy_sum_into(logits, target, total, float(weight))
 
 
 def cross_entropy_backward(logits, target):
     """Gradient (dlogits,) of the mean loss: (softmax(logits) * sum(t) - t) / N per row, which is
     (softmax - t) / N for class ids and for probability rows summing to 1."""
     fn = "cross_entropy_backward"
+    K = kernels(fn, ("logits", logits), ("target", target))
     logits, target = _args(fn, logits, target)
-    dlogits = new_array(logits.shape, fn)
-    _C.cross_entropy_backward(logits, target, dlogits)
+    dlogits = new_array(logits.shape, fn, logits)
+    K.cross_entropy_backward(logits, target, dlogits)
     return (dlogits,)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .. import _C
-from ._validate import array, check_shape, error, integer, optional_array, output, outputs, real, shape_str
+from ._validate import array, check_shape, error, integer, is_device, kernels, optional_array, output, outputs, \
+    real, shape_str
 from .optim import _flag, _inplace
 
 __all__ = ["batch_norm", "batch_norm_backward", "local_response_norm", "local_response_norm_backward"]
@@ -51,17 +51,20 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=False, moment
     gamma / beta may be None (1 and 0).
     """
     fn = "batch_norm"
+    K = kernels(fn, ("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                ("running_var", running_var), ("out", out))
     x, gamma, beta, training, momentum, eps = _bn_args(fn, x, gamma, beta, training, momentum, eps)
     C = x.shape[1]
     for name, a in (("running_mean", running_mean), ("running_var", running_var)):
         _need_running(fn, name, a, training)
         if a is not None:
             _inplace(a, fn, name, (C,), "the channels of x")
-    if not training and C and not running_var.min() >= 0:  # NaN fails too
+    # (not on the device: reading running_var there would wait for the GPU)
+    if not training and C and not is_device(running_var) and not running_var.min() >= 0:  # NaN fails too
         raise error(fn, "running_var", f"a minimum of {running_var.min()}", "non-negative variances")
     y = output(out, x.shape, fn, (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                                   ("running_var", running_var)))
-    _C.batch_norm_forward(x, gamma, beta, running_mean, running_var, y, training, momentum, eps)
+    K.batch_norm_forward(x, gamma, beta, running_mean, running_var, y, training, momentum, eps)
     return y
 
 
@@ -73,6 +76,8 @@ def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=
     are only read in eval mode and never written.
     """
     fn = "batch_norm_backward"
+    K = kernels(fn, ("x", x), ("dy", dy), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                ("running_var", running_var))
     x, gamma, beta, training, momentum, eps = _bn_args(fn, x, gamma, beta, training, momentum, eps)
     C = x.shape[1]
     dy = array(dy, fn, "dy")
@@ -87,7 +92,7 @@ def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, training=
     dx, dgamma, dbeta = outputs(out, (x.shape, None if gamma is None else (C,), None if beta is None else (C,)),
                                 fn, (("dy", dy), ("x", x), ("gamma", gamma), ("beta", beta),
                                      ("running_mean", running[0]), ("running_var", running[1])))
-    _C.batch_norm_backward(dy, x, gamma, running[0], running[1], dx, dgamma, dbeta, training, eps)
+    K.batch_norm_backward(dy, x, gamma, running[0], running[1], dx, dgamma, dbeta, training, eps)
     return dx, dgamma, dbeta
 
 
@@ -104,18 +109,20 @@ def _lrn_args(fn, x, size, alpha, beta, k):
 def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, *, out=None):
     """y_c = x_c / (k + alpha/size * sum of x_c'^2 over c' in [c - size//2, c + (size-1)//2])^beta."""
     fn = "local_response_norm"
+    K = kernels(fn, ("x", x), ("out", out))
     x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
     y = output(out, x.shape, fn, (("x", x),))
-    _C.local_response_norm_forward(x, y, size, alpha, beta, k)
+    K.local_response_norm_forward(x, y, size, alpha, beta, k)
     return y
 
 
 def local_response_norm_backward(dy, x, size=5, alpha=1e-4, beta=0.75, k=2.0, *, out=None):
     """Gradient (dx,) of local_response_norm for the output gradient dy (the shape of x)."""
     fn = "local_response_norm_backward"
+    K = kernels(fn, ("x", x), ("dy", dy))
     x, size, alpha, beta, k = _lrn_args(fn, x, size, alpha, beta, k)
     dy = array(dy, fn, "dy")
     check_shape(dy, fn, "dy", x.shape, "the shape of x")
     dx, = outputs(out, (x.shape,), fn, (("dy", dy), ("x", x)))
-    _C.local_response_norm_backward(dy, x, dx, size, alpha, beta, k)
+    K.local_response_norm_backward(dy, x, dx, size, alpha, beta, k)
     return (dx,)

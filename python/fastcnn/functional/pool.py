@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
 from . import _validate as V
 
 __all__ = [
@@ -68,8 +67,9 @@ def _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode):
     return x, (x.shape[0], x.shape[1]) + out, geom
 
 
-def _as_2d(a: np.ndarray) -> np.ndarray:
-    return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
+def _as_2d(a):
+    """(N, C, L) as (N, C, 1, L): a view, host or device."""
+    return a.reshape((a.shape[0], a.shape[1], 1, a.shape[2]))
 
 
 
@@ -83,18 +83,20 @@ def _backward_arrays(fn, dy, x, yshape, forward: str, out):
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, P, Q): the maximum of each window."""
     fn = "max_pool2d"
+    K = V.kernels(fn, ("x", x), ("out", out))
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     y = V.output(out, yshape, fn, (("x", x),))
-    _C.max_pool2d_forward(x, y, *geom)
+    K.max_pool2d_forward(x, y, *geom)
     return y
 
 
 def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> tuple:
     """(dx,): dy routed to each window's first maximum (recomputed from x); overlaps add up."""
     fn = "max_pool2d_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy, dx = _backward_arrays(fn, dy, x, yshape, "max_pool2d", out)
-    _C.max_pool2d_backward(dy, x, dx, *geom)
+    K.max_pool2d_backward(dy, x, dx, *geom)
     return (dx,)
 
 
@@ -102,9 +104,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, P, Q): the mean of each window."""
     fn = "avg_pool2d"
+    K = V.kernels(fn, ("x", x), ("out", out))
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     y = V.output(out, yshape, fn, (("x", x),))
-    _C.avg_pool2d_forward(x, y, *geom, _flag(count_include_pad, fn, "count_include_pad"))
+    K.avg_pool2d_forward(x, y, *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return y
 
 
@@ -112,27 +115,30 @@ def avg_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
                         count_include_pad=True, *, out=None) -> tuple:
     """(dx,) of avg_pool2d."""
     fn = "avg_pool2d_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x, yshape, geom = _pool2d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy, dx = _backward_arrays(fn, dy, x, yshape, "avg_pool2d", out)
-    _C.avg_pool2d_backward(dy, dx, *geom, _flag(count_include_pad, fn, "count_include_pad"))
+    K.avg_pool2d_backward(dy, dx, *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> np.ndarray:
     """x (N, C, L) -> (N, C, L_out): the maximum of each window."""
     fn = "max_pool1d"
+    K = V.kernels(fn, ("x", x), ("out", out))
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     y = V.output(out, yshape, fn, (("x", x),))
-    _C.max_pool2d_forward(_as_2d(x), _as_2d(y), *geom)
+    K.max_pool2d_forward(_as_2d(x), _as_2d(y), *geom)
     return y
 
 
 def max_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=False, *, out=None) -> tuple:
     """(dx,) of max_pool1d."""
     fn = "max_pool1d_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy, dx = _backward_arrays(fn, dy, x, yshape, "max_pool1d", out)
-    _C.max_pool2d_backward(_as_2d(dy), _as_2d(x), _as_2d(dx), *geom)
+    K.max_pool2d_backward(_as_2d(dy), _as_2d(x), _as_2d(dx), *geom)
     return (dx,)
 
 
@@ -140,9 +146,10 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                out=None) -> np.ndarray:
     """x (N, C, L) -> (N, C, L_out): the mean of each window."""
     fn = "avg_pool1d"
+    K = V.kernels(fn, ("x", x), ("out", out))
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     y = V.output(out, yshape, fn, (("x", x),))
-    _C.avg_pool2d_forward(_as_2d(x), _as_2d(y), *geom, _flag(count_include_pad, fn, "count_include_pad"))
+    K.avg_pool2d_forward(_as_2d(x), _as_2d(y), *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return y
 
 
@@ -150,9 +157,10 @@ def avg_pool1d_backward(dy, x, kernel_size, stride=None, padding=0, ceil_mode=Fa
                         count_include_pad=True, *, out=None) -> tuple:
     """(dx,) of avg_pool1d."""
     fn = "avg_pool1d_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x, yshape, geom = _pool1d_args(fn, x, kernel_size, stride, padding, ceil_mode)
     dy, dx = _backward_arrays(fn, dy, x, yshape, "avg_pool1d", out)
-    _C.avg_pool2d_backward(_as_2d(dy), _as_2d(dx), *geom, _flag(count_include_pad, fn, "count_include_pad"))
+    K.avg_pool2d_backward(_as_2d(dy), _as_2d(dx), *geom, _flag(count_include_pad, fn, "count_include_pad"))
     return (dx,)
 
 
@@ -166,16 +174,18 @@ def _global_x(fn, x):
 def global_avg_pool2d(x, *, out=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C): the mean of each plane."""
     fn = "global_avg_pool2d"
+    K = V.kernels(fn, ("x", x), ("out", out))
     x = _global_x(fn, x)
     y = V.output(out, x.shape[:2], fn, (("x", x),))
-    _C.global_avg_pool2d_forward(x, y)
+    K.global_avg_pool2d_forward(x, y)
     return y
 
 
 def global_avg_pool2d_backward(dy, x, *, out=None) -> tuple:
     """(dx,): dy / (H*W) spread over each plane."""
     fn = "global_avg_pool2d_backward"
+    K = V.kernels(fn, ("x", x), ("dy", dy))
     x = _global_x(fn, x)
     dy, dx = _backward_arrays(fn, dy, x, x.shape[:2], "global_avg_pool2d", out)
-    _C.global_avg_pool2d_backward(dy, dx)
+    K.global_avg_pool2d_backward(dy, dx)
     return (dx,)

@@ -52,6 +52,10 @@ cached in forward stay intact until its backward, but the array forward returns 
 the layer's next forward: callers that keep results copy them (Model.predict and calling a layer on
 arrays do). ``needs_input_grad`` is set False by the model for layers fed only by model inputs;
 backward may then return None instead of the input gradient (Conv1D/2D, Conv2DTranspose, Dense do).
+
+Devices: ``model.to('cuda')`` moves every layer's params, grads and state to the GPU and sets
+``layer._cuda`` (the CUDA module; None on the host); buffers are then device arrays. Layer code keeps
+to fastcnn.functional ops and reshapes; other math on activations goes through fastcnn._tensor.
 """
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import _tensor
 from . import initializers
 
 __all__ = ["Layer", "Param", "register", "get", "registered"]
@@ -147,6 +152,7 @@ class Layer:
         self.cache = None         # what backward needs, set by a training forward
         self.needs_input_grad = True  # the model clears it for layers fed only by its inputs
         self._buffers: dict[str, np.ndarray] = {}  # output / gradient arrays reused step to step
+        self._cuda = None         # the CUDA module while the layer lives on the device
         self._uid = next(_creation_ids)
         self._node = None         # (inbound tensors, list_input, output tensor) once called on symbolic tensors
 
@@ -200,8 +206,19 @@ class Layer:
         buf = self._buffers.get(key)
         shape = tuple(shape)
         if buf is None or buf.shape != shape:
-            buf = self._buffers[key] = np.empty(shape, np.float32)
+            buf = self._buffers[key] = _tensor.empty(shape, self._cuda)
         return buf
+
+    def _move(self, cuda) -> None:
+        """Put params (values and grads) and state on the device of the CUDA module cuda (None: host);
+        buffers and the cache are dropped (buffers come back on the new side)."""
+        for p in self.params.values():
+            p.value, p.grad = _tensor.to(p.value, cuda), _tensor.to(p.grad, cuda)
+        for k, a in self.state.items():
+            self.state[k] = _tensor.to(a, cuda)
+        self._buffers.clear()
+        self.cache = None
+        self._cuda = cuda
 
     def release_buffers(self) -> None:
         """Drop the reused output/gradient arrays (they come back, allocated anew, on the next call)."""
@@ -262,7 +279,8 @@ class Layer:
     def __call__(self, inputs):
         """Functional graph: call on symbolic tensors (from fastcnn.Input) to get the output tensor.
 
-        Called on numpy arrays it builds for their shape and runs an inference forward.
+        Called on arrays (numpy, or device arrays for a layer on the device) it builds for their shape
+        and runs an inference forward, returning a new array.
         """
         from .input import SymbolicTensor
 
@@ -281,11 +299,11 @@ class Layer:
             return out
         if any(isinstance(t, SymbolicTensor) for t in items):
             raise TypeError(f"{self._describe()}: inputs mix symbolic tensors and arrays")
-        arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in items]
+        arrays = [a if _tensor.device_module(a) else np.ascontiguousarray(a, dtype=np.float32) for a in items]
         shapes = [a.shape[1:] for a in arrays] if list_input else arrays[0].shape[1:]
         self.build_for(shapes)
         y = self.forward(arrays if list_input else arrays[0], training=False)
-        return np.array(y, copy=True)  # not the layer's buffer, which its next call overwrites
+        return _tensor.clone(y)  # not the layer's buffer, which its next call overwrites
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -57,7 +57,7 @@ class Flatten(Layer):
         return (int(np.prod(input_shape)),)
 
     def forward(self, x, training):
-        return x.reshape(x.shape[0], -1)
+        return x.reshape((x.shape[0], -1))
 
     def backward(self, dy):
         return dy.reshape((dy.shape[0], *self.input_shape))

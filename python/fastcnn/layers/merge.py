@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _tensor
 from .base import Layer, register, shape_str
 
 __all__ = ["Concatenate", "Add"]
@@ -39,9 +40,13 @@ class Concatenate(Layer):
         return tuple(out)
 
     def forward(self, xs, training):
-        return np.concatenate(xs, axis=self.axis, out=self.buffer("y", (len(xs[0]), *self.output_shape)))
+        return _tensor.concat(xs, self.axis, self.buffer("y", (len(xs[0]), *self.output_shape)))
 
     def backward(self, dy):
+        if self._cuda is not None:  # the device has no strided views: split into this layer's buffers
+            outs = [self.buffer(f"dx{i}", (len(dy), *s)) for i, s in enumerate(self.input_shape)]
+            self._cuda.split(dy, self.axis, outs)
+            return outs
         bounds = np.cumsum([s[self.axis - 1] for s in self.input_shape])[:-1]
         return np.split(dy, bounds, axis=self.axis)
 
@@ -60,9 +65,9 @@ class Add(Layer):
         return tuple(input_shape[0])
 
     def forward(self, xs, training):
-        y = np.add(xs[0], xs[1], out=self.buffer("y", (len(xs[0]), *self.output_shape)))
+        y = _tensor.add(xs[0], xs[1], self.buffer("y", (len(xs[0]), *self.output_shape)))
         for x in xs[2:]:
-            np.add(y, x, out=y)
+            _tensor.add(y, x, y)
         return y
 
     def backward(self, dy):
