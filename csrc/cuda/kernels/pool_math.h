@@ -1,0 +1,84 @@
+// Window geometry of the CUDA pooling kernels as __host__ __device__ inline functions, checked by
+// a plain C++ driver in tests/test_cuda_ops_math.py. The rules are csrc/cpu/kernels/pool.cpp's:
+// windows clipped to x, max pooling takes the first maximum in row-major scan order or the last NaN
+// (PyTorch's `v > max || isnan(v)`), avg pooling divides by the window clipped to the padded input
+// (count_include_pad) or by the number of x elements in it.
+//
+// Plain C++: compiles with g++ (no CUDA headers) and with nvcc.
+#pragma once
+#include <cstdint>
+
+#include "cuda/kernels/elementwise_math.h"  // FASTCNN_HD
+
+namespace fastcnn::cuda {
+
+// x is (N,C,H,W), y is (N,C,P,Q); padding (top, bottom, left, right) may be asymmetric.
+struct PoolGeometry {
+  int64_t N, C, H, W, P, Q;
+  int64_t kh, kw, sh, sw;
+  int64_t pad_top, pad_bottom, pad_left, pad_right;
+  bool count_include_pad;  // avg only
+};
+
+namespace pool {
+
+FASTCNN_HD int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+FASTCNN_HD int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// The window of output (oh, ow) clipped to x: rows [h0,h1), columns [w0,w1).
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+
+FASTCNN_HD Window clipped_window(const PoolGeometry& p, int64_t oh, int64_t ow) {
+  const int64_t hs = oh * p.sh - p.pad_top, ws = ow * p.sw - p.pad_left;
+  return {imax(hs, 0), imin(hs + p.kh, p.H), imax(ws, 0), imin(ws + p.kw, p.W)};
+}
+
+// Flat index in the plane xp (W wide) of the window's maximum, by the scan rule above; -1 for a
+// window with no element of x (max_out is then -inf).
+FASTCNN_HD int64_t window_argmax(const float* xp, int64_t W, const Window& win, float& max_out) {
+  float m = -INFINITY;
+  int64_t idx = -1;
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) {
+      const float v = xp[ih * W + iw];
+      if (v > m || v != v || idx < 0) {
+        m = v;
+        idx = ih * W + iw;
+      }
+    }
+  max_out = m;
+  return idx;
+}
+
+FASTCNN_HD float avg_divisor(const PoolGeometry& p, int64_t oh, int64_t ow, const Window& win) {
+  if (!p.count_include_pad) return static_cast<float>((win.h1 - win.h0) * (win.w1 - win.w0));
+  const int64_t hs = oh * p.sh - p.pad_top, ws = ow * p.sw - p.pad_left;
+  const int64_t he = imin(hs + p.kh, p.H + p.pad_bottom), we = imin(ws + p.kw, p.W + p.pad_right);
+  return static_cast<float>((he - hs) * (we - ws));
+}
+
+// The mean of output (oh, ow)'s window: its sum in scan order from 0, divided once; 0 when empty.
+FASTCNN_HD float window_mean(const float* xp, const PoolGeometry& p, int64_t oh, int64_t ow) {
+  const Window win = clipped_window(p, oh, ow);
+  if (win.h0 >= win.h1 || win.w0 >= win.w1) return 0.0f;
+  float sum = 0.0f;
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * p.W + iw];
+  return sum / avg_divisor(p, oh, ow, win);
+}
+
+// Outputs [lo, hi) along one dimension whose window (start o*s - pad, k wide) covers input
+// position i: o*s - pad <= i < o*s - pad + k, with 0 <= o < out.
+struct Span {
+  int64_t lo, hi;
+};
+FASTCNN_HD Span covering_outputs(int64_t i, int64_t k, int64_t s, int64_t pad, int64_t out) {
+  const int64_t t = i + pad;  // >= 0
+  const int64_t lo = t < k ? 0 : (t - k) / s + 1;
+  return {lo, imin(out, t / s + 1)};
+}
+
+}  // namespace pool
+}  // namespace fastcnn::cuda
