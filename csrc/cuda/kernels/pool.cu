@@ -1,0 +1,138 @@
+// CUDA pooling kernels: one thread per output (forward) or per input element (backward, a gather
+// over the windows that cover it), grid-stride, 64-bit indices. The window rules are shared with
+// the host-side test through cuda/kernels/pool_math.h. Backward sums start from 0 and add in
+// (oh, ow) order, the order of the CPU kernels' scatter, so dx matches the CPU bit for bit.
+#include "cuda/kernels/pool.h"
+
+#include "cuda/kernels/ops_common.cuh"
+
+namespace fastcnn::cuda {
+
+namespace {
+
+using detail::global_thread;
+using detail::grid_threads;
+using detail::kThreads;
+
+// Output o of (N,C,P,Q) as (plane, oh, ow).
+struct OutPos {
+  int64_t plane, oh, ow;
+};
+__device__ __forceinline__ OutPos out_pos(int64_t o, const PoolGeometry& p) {
+  const int64_t ow = o % p.Q, t = o / p.Q;
+  return {t / p.P, t % p.P, ow};
+}
+
+__global__ void max_pool2d_forward_kernel(const float* x, float* y, PoolGeometry p) {
+  const int64_t total = p.N * p.C * p.P * p.Q, HW = p.H * p.W;
+  for (int64_t o = global_thread(); o < total; o += grid_threads()) {
+    const OutPos q = out_pos(o, p);
+    float m;
+    pool::window_argmax(x + q.plane * HW, p.W, pool::clipped_window(p, q.oh, q.ow), m);
+    y[o] = m;
+  }
+}
+
+// dx[i] = sum of dy over the windows whose argmax is element i.
+__global__ void max_pool2d_backward_kernel(const float* dy, const float* x, float* dx, PoolGeometry p) {
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, total = p.N * p.C * HW;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
+    const float* xp = x + plane * HW;
+    const float* dyp = dy + plane * PQ;
+    const pool::Span rows = pool::covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
+    const pool::Span cols = pool::covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
+    float acc = 0.0f;
+    for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+      for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+        float m;
+        if (pool::window_argmax(xp, p.W, pool::clipped_window(p, oh, ow), m) == flat) acc += dyp[oh * p.Q + ow];
+      }
+    dx[i] = acc;
+  }
+}
+
+__global__ void avg_pool2d_forward_kernel(const float* x, float* y, PoolGeometry p) {
+  const int64_t total = p.N * p.C * p.P * p.Q, HW = p.H * p.W;
+  for (int64_t o = global_thread(); o < total; o += grid_threads()) {
+    const OutPos q = out_pos(o, p);
+    y[o] = pool::window_mean(x + q.plane * HW, p, q.oh, q.ow);
+  }
+}
+
+// dx[i] = sum of dy / divisor over the windows that cover element i (never empty ones).
+__global__ void avg_pool2d_backward_kernel(const float* dy, float* dx, PoolGeometry p) {
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, total = p.N * p.C * HW;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
+    const float* dyp = dy + plane * PQ;
+    const pool::Span rows = pool::covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
+    const pool::Span cols = pool::covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
+    float acc = 0.0f;
+    for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+      for (int64_t ow = cols.lo; ow < cols.hi; ++ow)
+        acc += dyp[oh * p.Q + ow] / pool::avg_divisor(p, oh, ow, pool::clipped_window(p, oh, ow));
+    dx[i] = acc;
+  }
+}
+
+// One warp per plane: lane-strided double sums, then the warp's fixed tree.
+__global__ void global_avg_pool2d_forward_kernel(const float* x, float* y, int64_t NC, int64_t HW) {
+  const int lane = threadIdx.x % detail::kWarp;
+  const int64_t warps = grid_threads() / detail::kWarp;
+  for (int64_t plane = global_thread() / detail::kWarp; plane < NC; plane += warps) {
+    const float* xp = x + plane * HW;
+    double sum = 0.0;
+    for (int64_t i = lane; i < HW; i += detail::kWarp) sum += static_cast<double>(xp[i]);
+    sum = detail::warp_sum(sum);
+    if (lane == 0) y[plane] = static_cast<float>(sum / static_cast<double>(HW));
+  }
+}
+
+__global__ void global_avg_pool2d_backward_kernel(const float* dy, float* dx, int64_t NC, int64_t HW, float inv) {
+  const int64_t total = NC * HW;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) dx[i] = dy[i / HW] * inv;
+}
+
+bool empty(const PoolGeometry& p) { return p.N <= 0 || p.C <= 0 || p.H <= 0 || p.W <= 0 || p.P <= 0 || p.Q <= 0; }
+
+}  // namespace
+
+void max_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStream_t s) {
+  if (empty(p)) return;
+  max_pool2d_forward_kernel<<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(x, y, p);
+  check_launch("max_pool2d_forward");
+}
+
+void max_pool2d_backward(const float* dy, const float* x, float* dx, const PoolGeometry& p, cudaStream_t s) {
+  if (empty(p)) return;
+  max_pool2d_backward_kernel<<<detail::grid_for(p.N * p.C * p.H * p.W), kThreads, 0, s>>>(dy, x, dx, p);
+  check_launch("max_pool2d_backward");
+}
+
+void avg_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStream_t s) {
+  if (empty(p)) return;
+  avg_pool2d_forward_kernel<<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(x, y, p);
+  check_launch("avg_pool2d_forward");
+}
+
+void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& p, cudaStream_t s) {
+  if (empty(p)) return;
+  avg_pool2d_backward_kernel<<<detail::grid_for(p.N * p.C * p.H * p.W), kThreads, 0, s>>>(dy, dx, p);
+  check_launch("avg_pool2d_backward");
+}
+
+void global_avg_pool2d_forward(const float* x, float* y, int64_t NC, int64_t HW, cudaStream_t s) {
+  if (NC <= 0 || HW <= 0) return;
+  global_avg_pool2d_forward_kernel<<<detail::grid_for(NC * detail::kWarp), kThreads, 0, s>>>(x, y, NC, HW);
+  check_launch("global_avg_pool2d_forward");
+}
+
+void global_avg_pool2d_backward(const float* dy, float* dx, int64_t NC, int64_t HW, cudaStream_t s) {
+  if (NC <= 0 || HW <= 0) return;
+  const float inv = 1.0f / static_cast<float>(HW);
+  global_avg_pool2d_backward_kernel<<<detail::grid_for(NC * HW), kThreads, 0, s>>>(dy, dx, NC, HW, inv);
+  check_launch("global_avg_pool2d_backward");
+}
+
+}  // namespace fastcnn::cuda
