@@ -1,7 +1,7 @@
 // CUDA pooling kernels: one thread per output (forward) or per input element (backward, a gather
-// over the windows that cover it), grid-stride, 64-bit indices. The window rules are shared with
-// the host-side test through cuda/kernels/pool_math.h. Backward sums start from 0 and add in
-// (oh, ow) order, the order of the CPU kernels' scatter, so dx matches the CPU bit for bit.
+// over the windows that cover it), grid-stride, 64-bit indices. Each thread's work is a function of
+// cuda/kernels/pool_math.h, which the host-side test runs too. Backward sums start from 0 and add
+// in (oh, ow) order, the order of the CPU kernels' scatter, so dx matches the CPU bit for bit.
 #include "cuda/kernels/pool.h"
 
 #include "cuda/kernels/ops_common.cuh"
@@ -14,66 +14,24 @@ using detail::global_thread;
 using detail::grid_threads;
 using detail::kThreads;
 
-// Output o of (N,C,P,Q) as (plane, oh, ow).
-struct OutPos {
-  int64_t plane, oh, ow;
-};
-__device__ __forceinline__ OutPos out_pos(int64_t o, const PoolGeometry& p) {
-  const int64_t ow = o % p.Q, t = o / p.Q;
-  return {t / p.P, t % p.P, ow};
-}
-
 __global__ void max_pool2d_forward_kernel(const float* x, float* y, PoolGeometry p) {
-  const int64_t total = p.N * p.C * p.P * p.Q, HW = p.H * p.W;
-  for (int64_t o = global_thread(); o < total; o += grid_threads()) {
-    const OutPos q = out_pos(o, p);
-    float m;
-    pool::window_argmax(x + q.plane * HW, p.W, pool::clipped_window(p, q.oh, q.ow), m);
-    y[o] = m;
-  }
+  const int64_t total = p.N * p.C * p.P * p.Q;
+  for (int64_t o = global_thread(); o < total; o += grid_threads()) y[o] = pool::max_pool_output(x, p, o);
 }
 
-// dx[i] = sum of dy over the windows whose argmax is element i.
 __global__ void max_pool2d_backward_kernel(const float* dy, const float* x, float* dx, PoolGeometry p) {
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, total = p.N * p.C * HW;
-  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const int64_t plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
-    const float* xp = x + plane * HW;
-    const float* dyp = dy + plane * PQ;
-    const pool::Span rows = pool::covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
-    const pool::Span cols = pool::covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
-    float acc = 0.0f;
-    for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
-      for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
-        float m;
-        if (pool::window_argmax(xp, p.W, pool::clipped_window(p, oh, ow), m) == flat) acc += dyp[oh * p.Q + ow];
-      }
-    dx[i] = acc;
-  }
+  const int64_t total = p.N * p.C * p.H * p.W;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) dx[i] = pool::max_pool_input_grad(dy, x, p, i);
 }
 
 __global__ void avg_pool2d_forward_kernel(const float* x, float* y, PoolGeometry p) {
-  const int64_t total = p.N * p.C * p.P * p.Q, HW = p.H * p.W;
-  for (int64_t o = global_thread(); o < total; o += grid_threads()) {
-    const OutPos q = out_pos(o, p);
-    y[o] = pool::window_mean(x + q.plane * HW, p, q.oh, q.ow);
-  }
+  const int64_t total = p.N * p.C * p.P * p.Q;
+  for (int64_t o = global_thread(); o < total; o += grid_threads()) y[o] = pool::avg_pool_output(x, p, o);
 }
 
-// dx[i] = sum of dy / divisor over the windows that cover element i (never empty ones).
 __global__ void avg_pool2d_backward_kernel(const float* dy, float* dx, PoolGeometry p) {
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, total = p.N * p.C * HW;
-  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const int64_t plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
-    const float* dyp = dy + plane * PQ;
-    const pool::Span rows = pool::covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
-    const pool::Span cols = pool::covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
-    float acc = 0.0f;
-    for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
-      for (int64_t ow = cols.lo; ow < cols.hi; ++ow)
-        acc += dyp[oh * p.Q + ow] / pool::avg_divisor(p, oh, ow, pool::clipped_window(p, oh, ow));
-    dx[i] = acc;
-  }
+  const int64_t total = p.N * p.C * p.H * p.W;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) dx[i] = pool::avg_pool_input_grad(dy, p, i);
 }
 
 // One warp per plane: lane-strided double sums, then the warp's fixed tree.

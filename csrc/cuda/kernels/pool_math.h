@@ -80,5 +80,49 @@ FASTCNN_HD Span covering_outputs(int64_t i, int64_t k, int64_t s, int64_t pad, i
   return {lo, imin(out, t / s + 1)};
 }
 
+// ---- one output (forward) or one input element (backward) of the kernels ----------------------
+// o is a flat index into y (N,C,P,Q); i a flat index into x / dx (N,C,H,W). The backward is a
+// gather: dx[i] sums, from 0 and in (oh, ow) order, the windows that cover element i (max: those
+// whose argmax it is), the order in which the CPU kernels scatter, so the sums are the CPU's.
+
+FASTCNN_HD float max_pool_output(const float* x, const PoolGeometry& p, int64_t o) {
+  const int64_t ow = o % p.Q, t = o / p.Q, oh = t % p.P, plane = t / p.P;
+  float m;
+  window_argmax(x + plane * p.H * p.W, p.W, clipped_window(p, oh, ow), m);
+  return m;
+}
+
+FASTCNN_HD float avg_pool_output(const float* x, const PoolGeometry& p, int64_t o) {
+  const int64_t ow = o % p.Q, t = o / p.Q, oh = t % p.P, plane = t / p.P;
+  return window_mean(x + plane * p.H * p.W, p, oh, ow);
+}
+
+FASTCNN_HD float max_pool_input_grad(const float* dy, const float* x, const PoolGeometry& p, int64_t i) {
+  const int64_t HW = p.H * p.W, plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
+  const float* xp = x + plane * HW;
+  const float* dyp = dy + plane * p.P * p.Q;
+  const Span rows = covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
+  const Span cols = covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
+  float acc = 0.0f;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+      float m;
+      if (window_argmax(xp, p.W, clipped_window(p, oh, ow), m) == flat) acc += dyp[oh * p.Q + ow];
+    }
+  return acc;
+}
+
+FASTCNN_HD float avg_pool_input_grad(const float* dy, const PoolGeometry& p, int64_t i) {
+  const int64_t HW = p.H * p.W, plane = i / HW, flat = i - plane * HW, ih = flat / p.W, iw = flat - ih * p.W;
+  const float* dyp = dy + plane * p.P * p.Q;
+  const Span rows = covering_outputs(ih, p.kh, p.sh, p.pad_top, p.P);
+  const Span cols = covering_outputs(iw, p.kw, p.sw, p.pad_left, p.Q);
+  float acc = 0.0f;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow)  // a covering window is never empty
+      acc += dyp[oh * p.Q + ow] / avg_divisor(p, oh, ow, clipped_window(p, oh, ow));
+  return acc;
+}
+
 }  // namespace pool
 }  // namespace fastcnn::cuda
