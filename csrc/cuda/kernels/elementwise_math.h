@@ -50,9 +50,12 @@ FASTCNN_HD float prelu_grad(float dy, float x, float a) { return x > 0.0f ? dy :
 FASTCNN_HD double prelu_dalpha_term(float dy, float x) { return x > 0.0f ? 0.0 : static_cast<double>(x) * dy; }
 
 // rrelu's slope of element i: 1 where x >= 0, else lower + draw * (upper - lower) in training,
-// (lower + upper) / 2 otherwise. y = x * slope.
+// (lower + upper) / 2 otherwise. y = x * slope. The draw is scaled with one fused multiply-add,
+// as the CPU kernel compiled for AVX2+FMA computes it (GCC contracts it there), so the slopes are
+// bit-identical to the CPU's on any x86 CPU with FMA (the CPU's no-FMA baseline build may differ
+// in the last bit).
 FASTCNN_HD float rrelu_slope(float x, uint64_t i, uint64_t key, float lower, float range, float mid, bool training) {
-  const float neg = training ? lower + uniform01(key, i) * range : mid;
+  const float neg = training ? fmaf(uniform01(key, i), range, lower) : mid;
   return x >= 0.0f ? 1.0f : neg;
 }
 
