@@ -123,6 +123,15 @@ void pool_backward(int is_max, const float* dy, const float* x, float* dx, const
     dx[i] = is_max ? pool::max_pool_input_grad(dy, x, p, i) : pool::avg_pool_input_grad(dy, p, i);
 }
 
+// The tiled path (one call per window); returns 0 (dx untouched) when the windows do not tile x.
+int pool_backward_tiled(int is_max, const float* dy, const float* x, float* dx, const int64_t* g,
+                        int count_include_pad) {
+  const PoolGeometry p = geometry(g, count_include_pad != 0);
+  if (!pool::tiles_exactly(p)) return 0;
+  for (int64_t o = 0; o < p.N * p.C * p.P * p.Q; ++o) pool::tiled_window_grad(is_max != 0, dy, x, dx, p, o);
+  return 1;
+}
+
 void covering_outputs(int64_t i, int64_t k, int64_t s, int64_t pad, int64_t out, int64_t* lo_hi) {
   const pool::Span span = pool::covering_outputs(i, k, s, pad, out);
   lo_hi[0] = span.lo;

@@ -215,6 +215,9 @@ def run_pool(lib, is_max, x, dy, geom, yshape, cip):
     lib.pool_forward(ctypes.c_int(is_max), ptr(x), ptr(y), ptr(geom), ctypes.c_int(cip))
     dx = np.empty_like(x)
     lib.pool_backward(ctypes.c_int(is_max), ptr(dy), ptr(x), ptr(dx), ptr(geom), ctypes.c_int(cip))
+    tiled = np.full_like(x, np.nan)
+    if lib.pool_backward_tiled(ctypes.c_int(is_max), ptr(dy), ptr(x), ptr(tiled), ptr(geom), ctypes.c_int(cip)):
+        np.testing.assert_array_equal(tiled, dx)  # the one-thread-per-window path: same values
     return y, dx
 
 
@@ -237,7 +240,8 @@ def check_pool(lib, x, k, s, padding, ceil_mode, cip):
 
 
 @pytest.mark.parametrize("shape,k,s,padding,ceil_mode,cip", [
-    ((2, 3, 8, 8), (2, 2), None, 0, False, True),           # LeNet
+    ((2, 3, 8, 8), (2, 2), None, 0, False, True),           # LeNet: windows tile x
+    ((1, 2, 9, 6), (3, 2), None, 0, True, False),           # tiles x, non-square
     ((1, 2, 13, 13), (3, 3), (2, 2), 0, False, True),       # AlexNet: overlapping windows
     ((1, 2, 7, 9), (3, 3), (1, 1), 1, False, False),        # GoogLeNet branch, padded
     ((1, 1, 7, 7), (3, 3), (2, 2), 1, True, True),          # ceil_mode with a clipped last window

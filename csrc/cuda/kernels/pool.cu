@@ -2,6 +2,7 @@
 // over the windows that cover it), grid-stride, 64-bit indices. Each thread's work is a function of
 // cuda/kernels/pool_math.h, which the host-side test runs too. Backward sums start from 0 and add
 // in (oh, ow) order, the order of the CPU kernels' scatter, so dx matches the CPU bit for bit.
+// Windows that tile x exactly take one thread per window instead (same values).
 #include "cuda/kernels/pool.h"
 
 #include "cuda/kernels/ops_common.cuh"
@@ -34,6 +35,13 @@ __global__ void avg_pool2d_backward_kernel(const float* dy, float* dx, PoolGeome
   for (int64_t i = global_thread(); i < total; i += grid_threads()) dx[i] = pool::avg_pool_input_grad(dy, p, i);
 }
 
+// One thread per window when the windows tile x exactly (pool_math.h).
+template <bool kMax>
+__global__ void tiled_pool2d_backward_kernel(const float* dy, const float* x, float* dx, PoolGeometry p) {
+  const int64_t total = p.N * p.C * p.P * p.Q;
+  for (int64_t o = global_thread(); o < total; o += grid_threads()) pool::tiled_window_grad(kMax, dy, x, dx, p, o);
+}
+
 // One warp per plane: lane-strided double sums, then the warp's fixed tree.
 __global__ void global_avg_pool2d_forward_kernel(const float* x, float* y, int64_t NC, int64_t HW) {
   const int lane = threadIdx.x % detail::kWarp;
@@ -64,6 +72,11 @@ void max_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStr
 
 void max_pool2d_backward(const float* dy, const float* x, float* dx, const PoolGeometry& p, cudaStream_t s) {
   if (empty(p)) return;
+  if (pool::tiles_exactly(p)) {
+    tiled_pool2d_backward_kernel<true><<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(dy, x, dx, p);
+    check_launch("max_pool2d_backward_tiled");
+    return;
+  }
   max_pool2d_backward_kernel<<<detail::grid_for(p.N * p.C * p.H * p.W), kThreads, 0, s>>>(dy, x, dx, p);
   check_launch("max_pool2d_backward");
 }
@@ -76,6 +89,12 @@ void avg_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStr
 
 void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& p, cudaStream_t s) {
   if (empty(p)) return;
+  if (pool::tiles_exactly(p)) {
+    tiled_pool2d_backward_kernel<false><<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(dy, nullptr,
+                                                                                                    dx, p);
+    check_launch("avg_pool2d_backward_tiled");
+    return;
+  }
   avg_pool2d_backward_kernel<<<detail::grid_for(p.N * p.C * p.H * p.W), kThreads, 0, s>>>(dy, dx, p);
   check_launch("avg_pool2d_backward");
 }

@@ -124,5 +124,30 @@ FASTCNN_HD float avg_pool_input_grad(const float* dy, const PoolGeometry& p, int
   return acc;
 }
 
+// ---- windows that tile x exactly (kernel == stride, no padding, P*kh == H, Q*kw == W) ---------
+// Every x element lies in exactly one window (LeNet's 2x2/2 on 28x28, VGG's on 224x224), so the
+// backward can run one thread per window: the argmax found once, the whole window written. Values
+// are 0 + dy (max, at the argmax; 0 elsewhere) and 0 + dy / divisor (avg): the gather's sums of a
+// single term, bit for bit.
+
+FASTCNN_HD bool tiles_exactly(const PoolGeometry& p) {
+  return p.kh == p.sh && p.kw == p.sw && p.pad_top == 0 && p.pad_bottom == 0 && p.pad_left == 0 &&
+         p.pad_right == 0 && p.P * p.kh == p.H && p.Q * p.kw == p.W;
+}
+
+// dx of output o's window (o a flat index into dy (N,C,P,Q)); only when tiles_exactly(p).
+FASTCNN_HD void tiled_window_grad(bool is_max, const float* dy, const float* x, float* dx, const PoolGeometry& p,
+                                  int64_t o) {
+  const int64_t ow = o % p.Q, t = o / p.Q, oh = t % p.P, plane = t / p.P;
+  const int64_t HW = p.H * p.W;
+  const Window win = clipped_window(p, oh, ow);
+  float m;
+  const int64_t arg = is_max ? window_argmax(x + plane * HW, p.W, win, m) : -1;
+  const float g = is_max ? 0.0f + dy[o] : 0.0f + dy[o] / avg_divisor(p, oh, ow, win);
+  float* dxp = dx + plane * HW;
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) dxp[ih * p.W + iw] = !is_max || ih * p.W + iw == arg ? g : 0.0f;
+}
+
 }  // namespace pool
 }  // namespace fastcnn::cuda
