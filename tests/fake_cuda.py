@@ -129,6 +129,14 @@ for _name in KERNELS:
     globals()[_name] = _kernel(_name)
 
 
+def cross_entropy_forward(logits, target, loss=None):
+    """As the real module: the mean loss stays on the device, in a 0-d array (or `loss`), returned."""
+    value = _C.cross_entropy_forward(_unwrap(logits, "cross_entropy_forward"), _unwrap(target, "cross_entropy_forward"))
+    result = loss if loss is not None else FakeDeviceArray(np.empty((), np.float32))
+    result._a.reshape(-1)[0] = value
+    return result
+
+
 def _arr(v, fn: str, name: str, dtypes=("float32",)) -> np.ndarray:
     if not isinstance(v, FakeDeviceArray):
         raise TypeError(f"{fn}(): argument '{name}' got {type(v).__name__}, needed a DeviceArray")

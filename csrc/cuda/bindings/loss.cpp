@@ -2,8 +2,9 @@
 // DeviceArrays. The target is class ids (int64, (N,)) or probabilities (float32, (N,K)).
 // Unlike the CPU's cross_entropy_forward, which returns the loss as a Python float, the CUDA one
 // returns it as a float32 device array (a new 0-d one, or the optional `loss` argument, any array
-// of one element, written in place), so a training step never waits for the device. Class ids are not range-checked on the host (that would read them back): a row with
-// an id outside [0, K) gives a NaN loss and a NaN gradient row.
+// of one element, written in place), so a training step never waits for the device; training sums
+// its epoch loss with cross_entropy_sum_into. Class ids are not range-checked on the host (that
+// would read them back): a row with an id outside [0, K) gives a NaN loss and a NaN gradient row.
 #include "cuda/bindings/ops_util.h"
 #include "cuda/kernels/loss.h"
 
@@ -61,6 +62,23 @@ void bind_loss(py::module_& m) {
       py::arg("logits"), py::arg("target"), py::arg("loss") = py::none(),
       "mean softmax cross-entropy over the rows into loss (one float32 element on the device; None: a new "
       "0-d array), returned");
+  m.def(
+      "cross_entropy_sum_into",
+      [](const DeviceArray& logits, const DeviceArray& target, const DeviceArray& total, double weight) {
+        const char* fn = "cross_entropy_sum_into";
+        check_shape(logits, fn, "logits", {-1, -1});
+        const int64_t N = logits.dim(0), K = logits.dim(1);
+        check_classes(fn, N, K);
+        const Target t = target_of(target, N, K, fn);
+        check_shape(total, fn, "total", {1});
+        const float* z = in(logits, fn, "logits");
+        float* T = out(total, fn, "total");
+        DeviceArray scratch = workspace(cross_entropy_workspace_bytes(N));
+        py::gil_scoped_release nogil;
+        cross_entropy_sum_into(z, t.ids, t.probs, T, weight, N, K, scratch.data(), stream());
+      },
+      py::arg("logits"), py::arg("target"), py::arg("total"), py::arg("weight"),
+      "total[0] += weight * (the sum over the rows of the loss), on the device");
   m.def(
       "cross_entropy_backward",
       [](const DeviceArray& logits, const DeviceArray& target, const DeviceArray& dlogits) {

@@ -69,6 +69,15 @@ __global__ void mean_kernel(const double* row_loss, float* loss, int64_t N) {
   if (threadIdx.x == 0) loss[0] = N > 0 ? static_cast<float>(acc / N) : NAN;
 }
 
+// total[0] += weight * (sum of the N row losses) (one block, fixed tree).
+__global__ void sum_into_kernel(const double* row_loss, float* total, double weight, int64_t N) {
+  __shared__ double scratch[32];
+  double acc = 0.0;
+  for (int64_t n = threadIdx.x; n < N; n += blockDim.x) acc += row_loss[n];
+  acc = detail::block_sum(acc, scratch);
+  if (threadIdx.x == 0) total[0] += static_cast<float>(weight * acc);
+}
+
 __global__ void cross_entropy_backward_kernel(const float* z, const int64_t* ids, const float* probs, float* dz,
                                               int64_t N, int64_t K) {
   const int lane = threadIdx.x % kWarp;
@@ -114,6 +123,16 @@ void cross_entropy_forward(const float* z, const int64_t* ids, const float* prob
   }
   mean_kernel<<<1, 1024, 0, s>>>(row_loss, loss, N);
   check_launch("cross_entropy_mean");
+}
+
+void cross_entropy_sum_into(const float* z, const int64_t* ids, const float* probs, float* total, double weight,
+                            int64_t N, int64_t K, void* workspace, cudaStream_t s) {
+  if (N <= 0) return;
+  double* row_loss = static_cast<double*>(workspace);
+  cross_entropy_rows_kernel<<<detail::grid_for(N * kWarp), kThreads, 0, s>>>(z, ids, probs, row_loss, N, K);
+  check_launch("cross_entropy_rows");
+  sum_into_kernel<<<1, 1024, 0, s>>>(row_loss, total, weight, N);
+  check_launch("cross_entropy_sum_into");
 }
 
 void cross_entropy_backward(const float* z, const int64_t* ids, const float* probs, float* dz, int64_t N, int64_t K,

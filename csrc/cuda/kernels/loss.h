@@ -18,6 +18,9 @@ std::size_t cross_entropy_workspace_bytes(int64_t N);
 
 void cross_entropy_forward(const float* z, const int64_t* ids, const float* probs, float* loss, int64_t N, int64_t K,
                            void* workspace, cudaStream_t s);
+// total[0] += weight * (sum of the N row losses): training sums its epoch loss on the device.
+void cross_entropy_sum_into(const float* z, const int64_t* ids, const float* probs, float* total, double weight,
+                            int64_t N, int64_t K, void* workspace, cudaStream_t s);
 // dz is (N,K): the gradient of the mean loss, (softmax(z_n) * sum(t_n) - t_n) / N.
 void cross_entropy_backward(const float* z, const int64_t* ids, const float* probs, float* dz, int64_t N, int64_t K,
                             cudaStream_t s);

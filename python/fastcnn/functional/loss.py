@@ -67,7 +67,8 @@ def cross_entropy(logits, target) -> float:
     fn = "cross_entropy"
     K = kernels(fn, ("logits", logits), ("target", target))
     logits, target = _args(fn, logits, target)
-    return float(K.cross_entropy_forward(logits, target))
+    loss = K.cross_entropy_forward(logits, target)
+    return float(loss) if K is _C else float(loss.numpy())  # the CUDA kernel leaves it on the device
 
 
 def cross_entropy_sum_into(logits, target, total, weight=1.0) -> None:
