@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -129,18 +130,25 @@ std::string repr(const DeviceArray& a) {
 }
 
 void fill_value(const DeviceArray& a, const py::object& value) {
-  // numpy converts the value (and rejects ones the dtype cannot hold); its bytes are the pattern.
-  py::array v;
-  try {
-    v = py::module_::import("numpy").attr("asarray")(value, dtype_name(a.dtype())).cast<py::array>();
-  } catch (const py::error_already_set& e) {
-    fail("fill: argument 'value' got ", std::string(py::repr(value)), ", which is not a ", dtype_name(a.dtype()),
-         " (", e.what(), ")");
-  }
-  FASTCNN_CHECK(v.size() == 1 && v.ndim() == 0, "fill: argument 'value' got ", std::string(py::repr(value)),
-                ", needed a scalar");
+  // The element's bytes: a float32, or an integer that the dtype holds (truncated like int()).
   uint64_t pattern = 0;
-  std::memcpy(&pattern, v.data(), dtype_size(a.dtype()));
+  try {
+    if (a.dtype() == DType::float32) {
+      float f = value.cast<float>();
+      std::memcpy(&pattern, &f, sizeof f);
+    } else {
+      long long v = py::int_(value).cast<long long>();
+      long long lo = a.dtype() == DType::uint8 ? 0 : a.dtype() == DType::int32 ? INT32_MIN : INT64_MIN;
+      long long hi = a.dtype() == DType::uint8 ? 255 : a.dtype() == DType::int32 ? INT32_MAX : INT64_MAX;
+      FASTCNN_CHECK(lo <= v && v <= hi, "fill: argument 'value' got ", v, ", outside the range of ",
+                    dtype_name(a.dtype()));
+      std::memcpy(&pattern, &v, sizeof v);  // little-endian: the low bytes are the element
+    }
+  } catch (const py::error_already_set&) {
+    fail("fill: argument 'value' got ", std::string(py::repr(value)), ", needed a number");
+  } catch (const py::cast_error&) {
+    fail("fill: argument 'value' got ", std::string(py::repr(value)), ", needed a ", dtype_name(a.dtype()));
+  }
   void* dst = a.data();
   py::gil_scoped_release nogil;
   fill(dst, a.size(), static_cast<int>(dtype_size(a.dtype())), pattern, stream());
