@@ -208,7 +208,10 @@ def part_mem(env, repeat):
 
 def mnist_60k(n):
     from fastcnn.datasets import mnist
-    (x, y), (xv, yv) = mnist.load_data()
+    # Without local files load_data would try the network, which a GPU machine may not reach at all.
+    dirs = [mnist.cache_dir()] + ([os.path.join(os.environ["FASTCNN_DATA"], "mnist")] if "FASTCNN_DATA" in os.environ else [])
+    local = any(os.path.isdir(d) and os.listdir(d) for d in dirs)
+    (x, y), (xv, yv) = mnist.load_data() if local else mnist.load_sample()
     note = ""
     if len(x) < n:  # no full MNIST here (no network): the shipped sample repeated, same cost per image
         note = f"MNIST sample of {len(x)} images repeated to {n}"
