@@ -16,15 +16,16 @@ out=${OUT:-build/gpu_check}
 mkdir -p "$out"
 command -v nvcc > /dev/null || export PATH="$PATH:/usr/local/cuda/bin"
 left() { echo $((total - (SECONDS - start))); }
+py=${PYTHON:-$(command -v python || command -v python3)}
 
 echo "== machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1 | head -5
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | head -5
 echo "nvcc: $(nvcc --version 2>&1 | tail -1)"
-python -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| cudnn", torch.backends.cudnn.version(), "|", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "torch sees no GPU")' 2>&1
+"$py" -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| cudnn", torch.backends.cudnn.version(), "|", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "torch sees no GPU")' 2>&1
 
 echo "== build: pip install --no-build-isolation --no-deps . (FASTCNN_CUDA=ON, sm_90)"
 t0=$SECONDS
-PIP_BREAK_SYSTEM_PACKAGES=1 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) python -m pip install --no-build-isolation --no-deps \
+PIP_BREAK_SYSTEM_PACKAGES=1 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$py" -m pip install --no-build-isolation --no-deps \
   --config-settings=cmake.define.FASTCNN_CUDA=ON --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 \
   -v . > "$out/build.log" 2>&1
 rc=$?
@@ -36,7 +37,7 @@ if [ $rc -ne 0 ]; then
 fi
 
 echo "== import and status (from outside the source tree)"
-(cd / && python - <<'PY'
+(cd / && "$py" - <<'PY'
 import sys
 import fastcnn
 assert "fastcnn._C_cuda" not in sys.modules, "'import fastcnn' imported the CUDA module"
@@ -50,23 +51,23 @@ except Exception as e:
     print("fastcnn.cuda:", type(e).__name__, e)
 PY
 ) 2>&1
-if ! (cd / && python -c 'from fastcnn import _C_cuda; import sys; sys.exit(0 if _C_cuda.status()[0] else 1)'); then
+if ! (cd / && "$py" -c 'from fastcnn import _C_cuda; import sys; sys.exit(0 if _C_cuda.status()[0] else 1)'); then
   echo "no usable GPU for fastcnn (reason above): build and import checked, nothing to run on a device"
   exit 0
 fi
 
 echo "== GPU tests (tests/test_cuda*.py)"
 t0=$SECONDS
-if ! python -c 'import pytest' 2> /dev/null; then
+if ! "$py" -c 'import pytest' 2> /dev/null; then
   echo "pytest is not installed here: GPU tests not run"
-elif python -c 'import hypothesis' 2> /dev/null; then
-  timeout 150 python -m pytest -q -p no:cacheprovider --tb=short --durations=5 tests/test_cuda*.py 2>&1 | tail -60
+elif "$py" -c 'import hypothesis' 2> /dev/null; then
+  timeout 150 "$py" -m pytest -q -p no:cacheprovider --tb=short --durations=5 tests/test_cuda*.py 2>&1 | tail -60
 else
   echo "(hypothesis is not installed: conftest skipped; test files that need hypothesis will error)"
-  PYTHONPATH=tests timeout 150 python -m pytest -q -p no:cacheprovider --noconftest --tb=short tests/test_cuda*.py 2>&1 | tail -60
+  PYTHONPATH=tests timeout 150 "$py" -m pytest -q -p no:cacheprovider --noconftest --tb=short tests/test_cuda*.py 2>&1 | tail -60
 fi
 echo "tests: $((SECONDS - t0)) s"
 
 echo "== benchmarks ($(left) s left of $total)"
-python benchmarks/bench_gpu.py --budget "$(( $(left) - 10 ))" --json "$out/bench_gpu.json" "$@"
+"$py" benchmarks/bench_gpu.py --budget "$(( $(left) - 10 ))" --json "$out/bench_gpu.json" "$@"
 echo "gpu_check: $((SECONDS - start)) s in all"
