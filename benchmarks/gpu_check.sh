@@ -25,7 +25,7 @@ echo "nvcc: $(nvcc --version 2>&1 | tail -1)"
 
 echo "== build: pip install --no-build-isolation --no-deps . (FASTCNN_CUDA=ON, sm_90)"
 t0=$SECONDS
-PIP_BREAK_SYSTEM_PACKAGES=1 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$py" -m pip install --no-build-isolation --no-deps \
+PIP_BREAK_SYSTEM_PACKAGES=1 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} "$py" -m pip install --no-build-isolation --no-deps \
   --config-settings=cmake.define.FASTCNN_CUDA=ON --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 \
   -v . > "$out/build.log" 2>&1
 rc=$?
