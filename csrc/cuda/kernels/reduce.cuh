@@ -1,0 +1,44 @@
+// Deterministic per-channel sums (bias gradients): a fixed-size block per channel, each thread summing a
+// fixed strided subset in order, then a fixed tree -- the result never depends on scheduling.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/device_array.h"
+
+namespace fastcnn::cuda {
+
+constexpr int kSumThreads = 256;
+
+// src is (N,K,L); out[k] = sum_{n,l} src[n,k,l]. Block k (grid-stride over k) owns channel k.
+__global__ void __launch_bounds__(kSumThreads)
+sum_channels_kernel(const float* __restrict__ src, int64_t N, int64_t K, int64_t L, float* __restrict__ out) {
+  __shared__ float part[kSumThreads];
+  const int64_t count = N * L;
+  for (int64_t k = blockIdx.x; k < K; k += gridDim.x) {
+    float s = 0.0f;
+    for (int64_t e = threadIdx.x; e < count; e += kSumThreads) {
+      const int64_t n = e / L, l = e - n * L;
+      s += src[(n * K + k) * L + l];
+    }
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int half = kSumThreads / 2; half > 0; half /= 2) {
+      if (static_cast<int>(threadIdx.x) < half) part[threadIdx.x] += part[threadIdx.x + half];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) out[k] = part[0];
+    __syncthreads();  // part is reused by the next channel
+  }
+}
+
+inline void sum_channels(const float* src, int64_t N, int64_t K, int64_t L, float* out, cudaStream_t s,
+                         const char* name) {
+  if (K <= 0) return;
+  const unsigned blocks = static_cast<unsigned>(K < 65535 ? K : 65535);
+  sum_channels_kernel<<<blocks, kSumThreads, 0, s>>>(src, N, K, L, out);
+  check_launch(name);
+}
+
+}  // namespace fastcnn::cuda
