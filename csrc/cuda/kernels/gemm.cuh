@@ -297,6 +297,21 @@ void launch_tiles(void (*kernel)(Prob, float*, int64_t, int, int, int), const Pr
   }
 }
 
+// The kernel of tile T at precision prec (the shapes of gemm_problems.h's tile tables).
+template <Tile T, class Prob>
+void launch_tile(Precision prec, const Prob& p, const Plan& plan, int groups, float* ws, cudaStream_t s,
+                 const char* name) {
+  constexpr int BM = tile_rows(T), BN = tile_cols(T);
+  constexpr WarpLayout L = wmma_layout(T);
+  static_assert(L.wm * L.fm * 16 == BM && L.wn * L.fn * 16 == BN, "warp layout covers the tile");
+  if (prec == Precision::fp32)
+    launch_tiles(gemm_simt<BM, BN, simt_tm(T), simt_tn(T), Prob>, p, plan, groups, ws, s, name);
+  else if (prec == Precision::tf32)
+    launch_tiles(gemm_wmma<float, L.wm, L.wn, L.fm, L.fn, Prob>, p, plan, groups, ws, s, name);
+  else
+    launch_tiles(gemm_wmma<__nv_bfloat16, L.wm, L.wn, L.fm, L.fn, Prob>, p, plan, groups, ws, s, name);
+}
+
 // Runs problem p for `groups` groups at the current precision on stream s. Never synchronizes; a
 // split reduction's workspace comes from the caching allocator and returns to it stream-ordered.
 template <class Prob>
@@ -314,27 +329,11 @@ void run_gemm(const Prob& p, int64_t groups, cudaStream_t s, const char* name) {
                                               DType::float32);
     ws = workspace->ptr<float>();
   }
-  if (prec == Precision::fp32) {
-    switch (plan.tile) {
-      case Tile::t128x128: launch_tiles(gemm_simt<128, 128, 8, 8, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t64x64: launch_tiles(gemm_simt<64, 64, 4, 4, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t128x32: launch_tiles(gemm_simt<128, 32, 4, 4, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t32x128: launch_tiles(gemm_simt<32, 128, 4, 4, Prob>, p, plan, G, ws, s, name); break;
-    }
-  } else if (prec == Precision::tf32) {
-    switch (plan.tile) {
-      case Tile::t128x128: launch_tiles(gemm_wmma<float, 2, 4, 4, 2, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t64x64: launch_tiles(gemm_wmma<float, 2, 4, 2, 1, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t128x32: launch_tiles(gemm_wmma<float, 8, 1, 1, 2, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t32x128: launch_tiles(gemm_wmma<float, 1, 8, 2, 1, Prob>, p, plan, G, ws, s, name); break;
-    }
-  } else {
-    switch (plan.tile) {
-      case Tile::t128x128: launch_tiles(gemm_wmma<__nv_bfloat16, 2, 4, 4, 2, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t64x64: launch_tiles(gemm_wmma<__nv_bfloat16, 2, 4, 2, 1, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t128x32: launch_tiles(gemm_wmma<__nv_bfloat16, 8, 1, 1, 2, Prob>, p, plan, G, ws, s, name); break;
-      case Tile::t32x128: launch_tiles(gemm_wmma<__nv_bfloat16, 1, 8, 2, 1, Prob>, p, plan, G, ws, s, name); break;
-    }
+  switch (plan.tile) {
+    case Tile::t128x128: launch_tile<Tile::t128x128>(prec, p, plan, G, ws, s, name); break;
+    case Tile::t64x64: launch_tile<Tile::t64x64>(prec, p, plan, G, ws, s, name); break;
+    case Tile::t128x32: launch_tile<Tile::t128x32>(prec, p, plan, G, ws, s, name); break;
+    case Tile::t32x128: launch_tile<Tile::t32x128>(prec, p, plan, G, ws, s, name); break;
   }
   if (ws) {
     const int64_t total = groups * p.M * p.Ng;

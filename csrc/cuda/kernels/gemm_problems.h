@@ -226,8 +226,21 @@ FASTCNN_HD int micro_index(int t, int i, int tile, int micro) {
 // ---- choosing tiles and the split of the reduction ----
 
 enum class Tile { t128x128, t64x64, t128x32, t32x128 };
-inline int tile_rows(Tile t) { return t == Tile::t128x128 || t == Tile::t128x32 ? 128 : t == Tile::t64x64 ? 64 : 32; }
-inline int tile_cols(Tile t) { return t == Tile::t128x128 || t == Tile::t32x128 ? 128 : t == Tile::t64x64 ? 64 : 32; }
+constexpr int tile_rows(Tile t) { return t == Tile::t128x128 || t == Tile::t128x32 ? 128 : t == Tile::t64x64 ? 64 : 32; }
+constexpr int tile_cols(Tile t) { return t == Tile::t128x128 || t == Tile::t32x128 ? 128 : t == Tile::t64x64 ? 64 : 32; }
+// fp32 SIMT kernels: TM x TN outputs per thread (256 threads).
+constexpr int simt_tm(Tile t) { return t == Tile::t128x128 ? 8 : 4; }
+constexpr int simt_tn(Tile t) { return t == Tile::t128x128 ? 8 : 4; }
+// tensor-core kernels: 8 warps as WM x WN, each FM x FN fragments of 16x16.
+struct WarpLayout {
+  int wm, wn, fm, fn;
+};
+constexpr WarpLayout wmma_layout(Tile t) {
+  return t == Tile::t128x128 ? WarpLayout{2, 4, 4, 2}
+         : t == Tile::t64x64 ? WarpLayout{2, 4, 2, 1}
+         : t == Tile::t128x32 ? WarpLayout{8, 1, 1, 2}
+                              : WarpLayout{1, 8, 2, 1};
+}
 
 struct Plan {
   Tile tile;
