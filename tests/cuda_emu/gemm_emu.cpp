@@ -99,8 +99,10 @@ void emulate(const Prob& p, int64_t groups, bool tensor) {
             }
             for (unsigned char s : seen_a) if (!s) die("A slot never staged");
             for (unsigned char s : seen_b) if (!s) die("B slot never staged");
-            for (int r = 0; r < BM; ++r)
-              for (int c = 0; c < BN; ++c) {
+            // the products (only for outputs that get stored: the rest of the tile is padding)
+            const int rows = static_cast<int>(std::min<int64_t>(BM, p.M - m0)), cols = std::min(BN, p.Ng - n0);
+            for (int r = 0; r < rows; ++r)
+              for (int c = 0; c < cols; ++c) {
                 float v = acc[static_cast<size_t>(r * BN + c)];
                 for (int k = 0; k < BK; ++k) v = std::fma(As[static_cast<size_t>(k * BM + r)], Bs[static_cast<size_t>(k * BN + c)], v);
                 acc[static_cast<size_t>(r * BN + c)] = v;
