@@ -65,6 +65,13 @@ def run(emu, op, tensor, ints, inputs, out_shape):
     return out
 
 
+def test_index_decomposition(emu):
+    """The reduction-index decomposition, 32- and 64-bit paths, and its stepping."""
+    res = subprocess.run([str(emu), "--selftest"], capture_output=True, text=True,
+                         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
 def conv_params(x_shape, w_shape, stride, pads, dilation, groups):
     N, C, H, W = x_shape
     K, _, R, S = w_shape

@@ -156,8 +156,29 @@ void emulate(const Prob& p, int64_t groups, bool tensor) {
 
 }  // namespace
 
+// idx3 (32-bit fast path and 64-bit path) and idx3_next against plain 64-bit arithmetic.
+void check_idx3() {
+  const int64_t starts[] = {0, 1, 12345, (int64_t(1) << 31) - 40, (int64_t(1) << 33) + 7, (int64_t(1) << 40) - 3};
+  const int extents[][2] = {{1, 1}, {3, 5}, {7, 1}, {1, 9}, {1000, 999}, {46341, 46341}};
+  for (const auto& e : extents)
+    for (int64_t start : starts) {
+      Idx3 it = idx3(start, e[0], e[1]);
+      for (int64_t kk = start; kk < start + 100; ++kk) {
+        const int64_t bc = int64_t(e[0]) * e[1];
+        const Idx3 d = idx3(kk, e[0], e[1]);
+        if (d.a != kk / bc || d.b != (kk % bc) / e[1] || d.c != kk % e[1]) die("idx3 decomposition");
+        if (it.a != d.a || it.b != d.b || it.c != d.c) die("idx3_next stepping");
+        idx3_next(it, e[0], e[1]);
+      }
+    }
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) die("usage: gemm_emu DIR");
+  if (argc == 2 && std::string(argv[1]) == "--selftest") {
+    check_idx3();
+    return 0;
+  }
+  if (argc != 2) die("usage: gemm_emu DIR | --selftest");
   const std::string dir = argv[1];
   std::ifstream spec(dir + "/spec.txt");
   std::string op;

@@ -37,9 +37,19 @@ struct Idx3 {
   int64_t a;
   int b, c;
 };
+// (64-bit division is a long software routine on the GPU: 32-bit when the values allow, as they
+// nearly always do.)
 FASTCNN_HD Idx3 idx3(int64_t kk, int B, int C) {
   const int64_t bc = static_cast<int64_t>(B) * C;
   Idx3 i;
+  if (kk <= INT32_MAX && bc <= INT32_MAX) {
+    const uint32_t k32 = static_cast<uint32_t>(kk), bc32 = static_cast<uint32_t>(bc);
+    const uint32_t a = k32 / bc32, rem = k32 - a * bc32, b = rem / static_cast<uint32_t>(C);
+    i.a = a;
+    i.b = static_cast<int>(b);
+    i.c = static_cast<int>(rem - b * static_cast<uint32_t>(C));
+    return i;
+  }
   i.a = kk / bc;
   const int64_t rem = kk - i.a * bc;
   i.b = static_cast<int>(rem / C);
@@ -89,11 +99,10 @@ struct ConvGemm {
   using KIdx = Idx3;
 
   FASTCNN_HD void split_row(int64_t m, int64_t& n, int& i, int& j) const {
-    const int64_t plane = static_cast<int64_t>(Mh) * Mw;
-    n = m / plane;
-    const int64_t r = m - n * plane;
-    i = static_cast<int>(r / Mw);
-    j = static_cast<int>(r - static_cast<int64_t>(i) * Mw);
+    const Idx3 r = idx3(m, Mh, Mw);
+    n = r.a;
+    i = r.b;
+    j = r.c;
   }
   FASTCNN_HD Row a_row(int g, int64_t m) const {
     int64_t n;
