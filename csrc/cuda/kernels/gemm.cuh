@@ -3,10 +3,10 @@
 // the activations while staging tiles, no im2col buffer).
 //
 //   fp32  gemm_simt: BK = 8, 256 threads, double-buffered shared memory (one barrier per k-step),
-//         register micro-tiles read from smem as float4: 128x128 (8x8 per thread), 64x64 / 128x32 /
-//         32x128 (4x4 per thread).
+//         register micro-tiles read from smem as float4: 128x128 (8x8 per thread), 128x64 (8x4),
+//         64x64 / 128x32 / 32x128 (4x4).
 //   tf32, bf16  gemm_wmma: tensor cores via nvcuda::wmma (m16n16k8 tf32 / m16n16k16 bf16, fp32
-//         accumulate), BK = 32, 8 warps, operands converted while staging into smem; the same four
+//         accumulate), BK = 32, 8 warps, operands converted while staging into smem; the same five
 //         block tiles, next slice prefetched into registers during the MMAs.
 // The reduction may be split into chunks (plan_gemm) for problems with few tiles: each chunk writes
 // its partial C to a workspace and split_sum adds them in chunk order, so results never depend on
@@ -331,6 +331,7 @@ void run_gemm(const Prob& p, int64_t groups, cudaStream_t s, const char* name) {
   }
   switch (plan.tile) {
     case Tile::t128x128: launch_tile<Tile::t128x128>(prec, p, plan, G, ws, s, name); break;
+    case Tile::t128x64: launch_tile<Tile::t128x64>(prec, p, plan, G, ws, s, name); break;
     case Tile::t64x64: launch_tile<Tile::t64x64>(prec, p, plan, G, ws, s, name); break;
     case Tile::t128x32: launch_tile<Tile::t128x32>(prec, p, plan, G, ws, s, name); break;
     case Tile::t32x128: launch_tile<Tile::t32x128>(prec, p, plan, G, ws, s, name); break;

@@ -234,11 +234,13 @@ FASTCNN_HD int micro_index(int t, int i, int tile, int micro) {
 
 // ---- choosing tiles and the split of the reduction ----
 
-enum class Tile { t128x128, t64x64, t128x32, t32x128 };
-constexpr int tile_rows(Tile t) { return t == Tile::t128x128 || t == Tile::t128x32 ? 128 : t == Tile::t64x64 ? 64 : 32; }
-constexpr int tile_cols(Tile t) { return t == Tile::t128x128 || t == Tile::t32x128 ? 128 : t == Tile::t64x64 ? 64 : 32; }
+enum class Tile { t128x128, t128x64, t64x64, t128x32, t32x128 };
+constexpr int tile_rows(Tile t) { return t == Tile::t64x64 ? 64 : t == Tile::t32x128 ? 32 : 128; }
+constexpr int tile_cols(Tile t) {
+  return t == Tile::t128x128 || t == Tile::t32x128 ? 128 : t == Tile::t128x32 ? 32 : 64;
+}
 // fp32 SIMT kernels: TM x TN outputs per thread (256 threads).
-constexpr int simt_tm(Tile t) { return t == Tile::t128x128 ? 8 : 4; }
+constexpr int simt_tm(Tile t) { return t == Tile::t128x128 || t == Tile::t128x64 ? 8 : 4; }
 constexpr int simt_tn(Tile t) { return t == Tile::t128x128 ? 8 : 4; }
 // tensor-core kernels: 8 warps as WM x WN, each FM x FN fragments of 16x16.
 struct WarpLayout {
@@ -246,6 +248,7 @@ struct WarpLayout {
 };
 constexpr WarpLayout wmma_layout(Tile t) {
   return t == Tile::t128x128 ? WarpLayout{2, 4, 4, 2}
+         : t == Tile::t128x64 ? WarpLayout{4, 2, 2, 2}
          : t == Tile::t64x64 ? WarpLayout{2, 4, 2, 1}
          : t == Tile::t128x32 ? WarpLayout{8, 1, 1, 2}
                               : WarpLayout{1, 8, 2, 1};
@@ -270,10 +273,14 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline Plan plan_gemm(int64_t M, int64_t N, int64_t depth, int64_t groups, bool tensor_cores) {
   Plan p;
   p.bk = tensor_cores ? 32 : 8;
+  // the largest tile that wastes little on padding and still gives every SM a block (directly, or
+  // through splitting a deep reduction)
+  const bool many = ceil_div(M, 128) * ceil_div(N, 128) * groups >= kTargetBlocks / 2 || depth >= 4096;
   if (N <= 32 && M >= N) p.tile = Tile::t128x32;  // few output channels (LeNet, depthwise)
   else if (M <= 32) p.tile = Tile::t32x128;       // few rows (weight gradients of thin layers)
-  else if (ceil_div(M, 128) * ceil_div(N, 128) * groups >= kTargetBlocks / 2) p.tile = Tile::t128x128;
-  else p.tile = Tile::t64x64;
+  else if (M <= 64) p.tile = Tile::t64x64;
+  else if (N <= 64) p.tile = many ? Tile::t128x64 : Tile::t64x64;
+  else p.tile = many ? Tile::t128x128 : Tile::t64x64;
   p.bm = tile_rows(p.tile);
   p.bn = tile_cols(p.tile);
   const int64_t tiles = ceil_div(M, p.bm) * ceil_div(N, p.bn) * groups;
