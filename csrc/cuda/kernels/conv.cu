@@ -2,7 +2,7 @@
 // deterministic bias-gradient reduction.
 #include "cuda/kernels/conv.h"
 #include "cuda/kernels/gemm.cuh"
-#include "cuda/kernels/reduce.cuh"
+#include "cuda/kernels/reduce.h"
 
 namespace fastcnn::cuda {
 

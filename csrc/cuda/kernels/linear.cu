@@ -1,7 +1,7 @@
 // CUDA linear kernels: plain GEMMs with strides for the transposes (gemm.cuh, Dense problems).
 #include "cuda/kernels/gemm.cuh"
 #include "cuda/kernels/linear.h"
-#include "cuda/kernels/reduce.cuh"
+#include "cuda/kernels/reduce.h"
 
 namespace fastcnn::cuda {
 

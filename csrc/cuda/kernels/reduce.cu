@@ -1,17 +1,15 @@
-// Deterministic per-channel sums (bias gradients): a fixed-size block per channel, each thread summing a
-// fixed strided subset in order, then a fixed tree -- the result never depends on scheduling.
-#pragma once
-#include <cuda_runtime.h>
-
-#include <cstdint>
-
+// Deterministic per-channel sums (reduce.h): a fixed-size block per channel, each thread summing a
+// fixed strided subset in order, then a fixed tree.
 #include "cuda/device_array.h"
+#include "cuda/kernels/reduce.h"
 
 namespace fastcnn::cuda {
 
+namespace {
+
 constexpr int kSumThreads = 256;
 
-// src is (N,K,L); out[k] = sum_{n,l} src[n,k,l]. Block k (grid-stride over k) owns channel k.
+// Block k (grid-stride over channels) owns channel k.
 __global__ void __launch_bounds__(kSumThreads)
 sum_channels_kernel(const float* __restrict__ src, int64_t N, int64_t K, int64_t L, float* __restrict__ out) {
   __shared__ float part[kSumThreads];
@@ -33,8 +31,10 @@ sum_channels_kernel(const float* __restrict__ src, int64_t N, int64_t K, int64_t
   }
 }
 
-inline void sum_channels(const float* src, int64_t N, int64_t K, int64_t L, float* out, cudaStream_t s,
-                         const char* name) {
+}  // namespace
+
+void sum_channels(const float* src, int64_t N, int64_t K, int64_t L, float* out, cudaStream_t s,
+                  const char* name) {
   if (K <= 0) return;
   const unsigned blocks = static_cast<unsigned>(K < 65535 ? K : 65535);
   sum_channels_kernel<<<blocks, kSumThreads, 0, s>>>(src, N, K, L, out);
