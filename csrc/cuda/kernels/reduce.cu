@@ -14,11 +14,25 @@ __global__ void __launch_bounds__(kSumThreads)
 sum_channels_kernel(const float* __restrict__ src, int64_t N, int64_t K, int64_t L, float* __restrict__ out) {
   __shared__ float part[kSumThreads];
   const int64_t count = N * L;
+  if (count <= 0) {  // nothing to add (and L may be 0)
+    for (int64_t k = static_cast<int64_t>(blockIdx.x) * kSumThreads + threadIdx.x; k < K;
+         k += static_cast<int64_t>(gridDim.x) * kSumThreads)
+      out[k] = 0.0f;
+    return;
+  }
+  // this thread's elements e = tid, tid + 256, ... as (n, l) = (e / L, e % L), stepped without dividing
+  const int64_t dn = kSumThreads / L, dl = kSumThreads % L;
   for (int64_t k = blockIdx.x; k < K; k += gridDim.x) {
+    int64_t n = threadIdx.x / L, l = threadIdx.x % L;
     float s = 0.0f;
     for (int64_t e = threadIdx.x; e < count; e += kSumThreads) {
-      const int64_t n = e / L, l = e - n * L;
       s += src[(n * K + k) * L + l];
+      n += dn;
+      l += dl;
+      if (l >= L) {
+        l -= L;
+        ++n;
+      }
     }
     part[threadIdx.x] = s;
     __syncthreads();
