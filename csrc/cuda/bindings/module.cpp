@@ -24,8 +24,6 @@
 namespace fastcnn::cuda::bind {
 
 void bind_tensor(py::module_& m);
-// Op families. CMake defines FASTCNN_CUDA_BIND_<FAM> for each bindings/<fam>.cpp present, so this
-// module links while families are still being written; once all exist the guards always hold.
 void bind_conv(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_pool(py::module_& m);
@@ -309,25 +307,11 @@ PYBIND11_MODULE(_C_cuda, m) {
       "Build facts: CUDA runtime and nvcc versions, compiled archs, the driver's CUDA version (None without one)");
 
   bind_tensor(m);
-#ifdef FASTCNN_CUDA_BIND_CONV
   bind_conv(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_LINEAR
   bind_linear(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_POOL
   bind_pool(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_ACT
   bind_act(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_NORM
   bind_norm(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_LOSS
   bind_loss(m);
-#endif
-#ifdef FASTCNN_CUDA_BIND_OPTIM
   bind_optim(m);
-#endif
 }
