@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numbers
 
+from .. import _C
 from .. import functional as F
 from ..functional import _validate as V
+from ..functional import pool as _pool_ops
 from .base import Layer, register
+from .conv import plain
 
 __all__ = ["MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool2D"]
 
@@ -63,14 +66,32 @@ class _Pool(Layer):
     def _k(self):
         return self.pool_size[0] if self._ndim == 1 else self.pool_size
 
+    _direct = None  # MaxPool2D: (input shape, kernel arguments) once a shape has been validated
+
     def forward(self, x, training):
         if training:
             self.cache = x
-        return self._op(x, self._k(), **self._kwargs(), out=self.buffer("y", (len(x), *self.output_shape)))
+        y = self.buffer("y", (len(x), *self.output_shape))
+        direct = self._direct
+        if direct is not None and direct[0] == x.shape and plain(x):
+            _C.max_pool2d_forward(x, y, *direct[1])
+            return y
+        y = self._op(x, self._k(), **self._kwargs(), out=y)
+        if type(self) is MaxPool2D and plain(x) and (direct is None or direct[0] != x.shape):
+            kw = self._kwargs()
+            _, _, geom = _pool_ops._pool2d_args("max_pool2d", x, self._k(), kw["stride"], kw["padding"],
+                                                kw["ceil_mode"])
+            self._direct = (x.shape, geom)
+        return y
 
     def backward(self, dy):
         x = self.cache
-        return self._op_backward(dy, x, self._k(), **self._kwargs(), out=(self.buffer("dx", x.shape),))[0]
+        dx = self.buffer("dx", x.shape)
+        direct = self._direct
+        if direct is not None and direct[0] == x.shape and plain(x) and plain(dy) and dy.shape == (len(x), *self.output_shape):
+            _C.max_pool2d_backward(dy, x, dx, *direct[1])
+            return dx
+        return self._op_backward(dy, x, self._k(), **self._kwargs(), out=(dx,))[0]
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
