@@ -55,12 +55,15 @@ class Direct:
         self.shape, self.forward, self.backward = shape, forward, backward
 
 
-def weighted_forward(layer, op, x, kwargs, training):
-    """op(x, kernel, bias) then the fused activation, into the layer's buffers (Conv*, Dense)."""
+def weighted_forward(layer, op, x, kwargs, training, defer_activation=False):
+    """op(x, kernel, bias) then the fused activation, into the layer's buffers (Conv*, Dense).
+
+    defer_activation: return the pre-activation z (the model's next layer applies the activation).
+    """
     w = layer.params["kernel"].value
     b = layer.params["bias"].value if layer.use_bias else None
     shape = (len(x), *layer.output_shape)
-    act = layer.activation
+    act = None if defer_activation else layer.activation
     direct = getattr(layer, "_direct", None)  # layers without a fast path: None
     if direct is not None and direct.shape == x.shape and plain(x) and plain(w) and (b is None or plain(b)) \
             and (act is None or act in _ELEMENTWISE):
@@ -81,15 +84,14 @@ def weighted_forward(layer, op, x, kwargs, training):
         if plain(x) and len(x) and hasattr(layer, "_make_direct") and (direct is None or direct.shape != x.shape):
             layer._direct = layer._make_direct(x, w, b, kwargs)  # validated: later calls take the fast path
     if training:
-        layer.cache = (x, z)
+        layer.cache = (x, z, act)
     return y
 
 
 def weighted_backward(layer, op_backward, dy, kwargs):
     """The input gradient (None unless layer.needs_input_grad) into the layer's buffer; parameter
     gradients straight into Param.grad."""
-    x, z = layer.cache
-    act = layer.activation
+    x, z, act = layer.cache
     w = layer.params["kernel"]
     b = layer.params["bias"] if layer.use_bias else None
     need_dx = layer.needs_input_grad
@@ -186,8 +188,9 @@ class _Conv(Layer):
         return dict(stride=self.strides[0] if one else self.strides, padding=_as_call_padding(self.padding),
                     dilation=self.dilation[0] if one else self.dilation, groups=self.groups)
 
-    def forward(self, x, training):
-        return weighted_forward(self, self._conv, x, self._kwargs(), training)
+    def forward(self, x, training, defer_activation=False):
+        """defer_activation: return the pre-activation (a model whose MaxPool2D applies it passes True)."""
+        return weighted_forward(self, self._conv, x, self._kwargs(), training, defer_activation)
 
     def backward(self, dy):
         return weighted_backward(self, self._conv_backward, dy, self._kwargs())
