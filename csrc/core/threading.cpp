@@ -104,8 +104,9 @@ class Pool {
     }
   }
 
-  // Spins for a while after each loop (the next kernel usually follows within microseconds), then
-  // sleeps until the next loop is published.
+  // Spins for a while after each loop (the next kernel of a training step follows within tens of
+  // microseconds), yielding now and then, then sleeps until the next loop is published. The spin is
+  // short: on a loaded machine a spinning worker takes time slices from the caller itself.
   void worker(int64_t index) {
     t_in_pool = true;
     uint64_t seen = published_.load();
@@ -114,8 +115,9 @@ class Pool {
       const auto spin_start = std::chrono::steady_clock::now();
       for (int64_t spins = 0; g == seen; ++spins) {
         cpu_relax();
+        if ((spins & 255) == 255) sched_yield();
         if ((spins & 255) == 255 &&
-            std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(200)) {
+            std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(50)) {
           std::unique_lock<std::mutex> lock(mutex_);
           sleepers_.fetch_add(1);
           wake_.wait(lock, [&] { return published_.load() != seen; });
