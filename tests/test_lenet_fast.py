@@ -114,3 +114,24 @@ def test_sgd_direct_step_matches_the_functional_step():
     fastcnn.optim.SGD(0.1, momentum=0.9, weight_decay=1e-3).step(params)
     for p, e in zip(params, expected):
         np.testing.assert_array_equal(p.value, e)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 28, 28), (2, 3, 6, 18), (1, 2, 4, 34)])
+def test_max_pool_2x2_vector_path_matches_the_row_path(shape):
+    # 2x2/2 windows tiling x exactly (at least 8 a row) take the vector path; one more column sends
+    # the same windows through the row path. Ties, signed zeros, -inf and NaN anywhere, several
+    # NaNs in a window too: the winner (last NaN, else first maximum) and the bits must agree.
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    x = rng.integers(-2, 3, shape).astype(np.float32)
+    x[rng.random(shape) < 0.1] = -np.inf
+    x[(x == 0) & (rng.random(shape) < 0.5)] = -0.0
+    x[rng.random(shape) < 0.1] = np.nan
+    wide = np.concatenate([x, np.zeros(shape[:3] + (1,), np.float32)], axis=3)
+    F = fastcnn.functional
+    y, y_row = F.max_pool2d(x, 2), F.max_pool2d(wide, 2)
+    np.testing.assert_array_equal(y.view(np.int32), y_row.view(np.int32))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dy[rng.random(y.shape) < 0.2] = -0.0
+    dx = F.max_pool2d_backward(dy, x, 2)[0]
+    dx_row = F.max_pool2d_backward(dy, wide, 2)[0]
+    np.testing.assert_array_equal(dx.view(np.int32), dx_row[..., :-1].view(np.int32))
