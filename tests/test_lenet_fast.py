@@ -1,6 +1,8 @@
 """The per-step fast paths of the layers: a model's Conv2D + MaxPool2D pair applying the activation
 after pooling, and the pre-validated kernel calls after a layer's first call with a shape. Both must
-give exactly (bit for bit) what the plain layer-by-layer computation gives, with 1 and 2 threads."""
+give exactly (bit for bit) what the plain layer-by-layer computation gives, with 1 and 2 threads
+(for the fusion: on data where the activation rounds no two values of a window to one float, which
+random normal inputs of these sizes never do; see model._fuse_activation_into_pool)."""
 import numpy as np
 import pytest
 

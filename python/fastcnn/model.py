@@ -62,9 +62,12 @@ def _fuse_activation_into_pool(order, users, found, outputs) -> dict:
 
     For a non-decreasing a (relu, tanh, sigmoid), the max over a window of a(z) is a(max of z), and the
     gradient reaches the same element: dz = a'(z) dy at the window's maximum, 0 elsewhere. Applying a
-    to the pooled values only saves 3/4 of the activation's work, forward and backward (LeNet), with
-    the same bits as the layers one by one when the windows do not overlap (where they do, dz would
-    be a sum of a'(z) dy_i instead of a'(z) times the sum, so they are left alone). Only
+    to the pooled values only saves 3/4 of the activation's work, forward and backward (LeNet). The
+    output has the same bits as the layers one by one; so has the gradient, except in a window where
+    float32 a rounds two different z to one value (tanh near +-1): there the gradient goes to the
+    larger z, as in exact arithmetic, instead of the first of the tie (a change of order a'(z) dy,
+    ~1e-6 dy). Overlapping windows are left alone (dz would be a sum of a'(z) dy_i instead of a'(z)
+    times the sum). Only
     how the model runs the two changes: each layer on its own (or in another model) is unchanged.
     """
     from .layers.conv import Conv2D
