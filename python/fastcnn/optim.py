@@ -128,9 +128,12 @@ def _schedule_from_config(config: dict | None) -> Schedule | None:
 
 # ---------------------------------------------------------------------------- optimizers
 
+_F32 = np.dtype(np.float32)  # the one native float32 dtype object
+
+
 def _plain(a) -> bool:
     """a is a float32 C-contiguous numpy array (what the step kernels take as it is)."""
-    return type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
+    return type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous
 
 
 def _real(v, cls: str, name: str, lo: float = 0.0, hi: float | None = None, hi_open: bool = False) -> float:
@@ -240,9 +243,9 @@ class SGD(Optimizer):
 
     def _update(self, p, state, lr):
         value, grad, velocity = p.value, p.grad, state["velocity"]
-        if _plain(value) and _plain(grad) and _plain(velocity) and value.shape == grad.shape == velocity.shape \
-                and value.flags.writeable and velocity.flags.writeable:
-            # the arguments F.sgd_step would check, known good: straight to the kernel (per-step path)
+        if _plain(value) and _plain(grad) and type(velocity) is np.ndarray:
+            # the arrays the optimizer and Param made: straight to the kernel (per-step path); the
+            # binding still checks dtypes, shapes and writability
             _C.sgd_step(value, grad, velocity, lr, self.momentum, self.nesterov, self.weight_decay)
             return
         F.sgd_step(value, grad, velocity, lr, momentum=self.momentum, nesterov=self.nesterov,

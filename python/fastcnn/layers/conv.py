@@ -33,9 +33,12 @@ def _as_call_padding(padding):
     return padding
 
 
+_F32 = np.dtype(np.float32)  # the one native float32 dtype object
+
+
 def plain(a) -> bool:
     """a is a float32 C-contiguous numpy array: the kernels take it as it is."""
-    return type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
+    return type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous
 
 
 # activation= names whose kernels are _C.<name>_forward(x, y) and _C.<name>_backward(dy, x, dx)
