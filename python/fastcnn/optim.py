@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import _C
 from . import _tensor
 from . import functional as F
 
@@ -127,6 +128,14 @@ def _schedule_from_config(config: dict | None) -> Schedule | None:
 
 
 # ---------------------------------------------------------------------------- optimizers
+
+_F32 = np.dtype(np.float32)  # the one native float32 dtype object
+
+
+def _plain(a) -> bool:
+    """a is a float32 C-contiguous numpy array (what the step kernels take as it is)."""
+    return type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous
+
 
 def _real(v, cls: str, name: str, lo: float = 0.0, hi: float | None = None, hi_open: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
@@ -250,7 +259,13 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, p, state, lr):
-        F.sgd_step(p.value, p.grad, state["velocity"], lr, momentum=self.momentum, nesterov=self.nesterov,
+        value, grad, velocity = p.value, p.grad, state["velocity"]
+        if _plain(value) and _plain(grad) and type(velocity) is np.ndarray:
+            # the arrays the optimizer and Param made: straight to the kernel (per-step path); the
+            # binding still checks dtypes, shapes and writability
+            _C.sgd_step(value, grad, velocity, lr, self.momentum, self.nesterov, self.weight_decay)
+            return
+        F.sgd_step(value, grad, velocity, lr, momentum=self.momentum, nesterov=self.nesterov,
                    weight_decay=self.weight_decay)
 
     def _config(self):

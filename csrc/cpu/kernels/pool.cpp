@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "cpu/vec/math.h"
+#include "cpu/vec/vec.h"
 
 #include "fastcnn/parallel.h"
 
@@ -321,10 +322,97 @@ inline void disjoint_backward(const Pool2dParams& p, float* dxp, const Whole& wh
     for (int64_t ow = oh < Pf ? Qf : 0; ow < p.Q; ++ow) clipped(oh, ow);
 }
 
+// ---- 2x2 stride 2 windows tiling the plane exactly (LeNet, VGG): 8 windows per vector ---------
+// Each vector step takes 8 windows of one output row: the even and odd columns of both input rows,
+// split out of two loads per row. The window's winner is a tournament, (a vs b), (c vs d), then
+// the two winners, each match by `takes` with the earlier element holding ties: that is the last
+// NaN if any, else the first maximum, the element window_argmax picks, so the bits are the same.
+// Rows of Q >= 8 outputs run as whole vectors, the last one shifted back to end at Q (outputs
+// computed twice get the same value).
+
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+
+bool is_2x2_tiling(const Pool2dParams& p) {
+  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0 &&
+         p.H == 2 * p.P && p.W == 2 * p.Q && p.Q >= 8;
+}
+
+inline I32x8 takes8(vec::F32x8 v, vec::F32x8 m) { return (v > m) | (v != v); }
+
+struct Windows8 {
+  vec::F32x8 max;
+  I32x8 right_top, right_bottom, bottom;  // b beat a; d beat c; (c vs d) beat (a vs b)
+};
+
+inline Windows8 windows8(const float* r0, const float* r1) {
+  using vec::F32x8;
+  const I32x8 even{0, 2, 4, 6, 8, 10, 12, 14}, odd{1, 3, 5, 7, 9, 11, 13, 15};
+  const F32x8 t0 = vec::load8(r0), t1 = vec::load8(r0 + 8), u0 = vec::load8(r1), u1 = vec::load8(r1 + 8);
+  const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
+  const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
+  Windows8 w;
+  w.right_top = takes8(b, a);
+  w.right_bottom = takes8(d, c);
+  const F32x8 top = w.right_top ? b : a, bottom = w.right_bottom ? d : c;
+  w.bottom = takes8(bottom, top);
+  w.max = w.bottom ? bottom : top;
+  return w;
+}
+
+template <typename F>
+inline void for_vector_blocks(int64_t Q, const F& f) {
+  for (int64_t o = 0;; o += 8) {
+    const int64_t o0 = std::min(o, Q - 8);
+    f(o0);
+    if (o0 + 8 >= Q) return;
+  }
+}
+
+void max_pool_2x2_forward(const float* x, float* y, const Pool2dParams& p) {
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < p.P; ++oh) {
+        const float* r0 = x + plane * HW + 2 * oh * p.W;
+        float* yr = y + plane * PQ + oh * p.Q;
+        for_vector_blocks(p.Q, [&](int64_t o) { vec::store8(yr + o, windows8(r0 + 2 * o, r0 + p.W + 2 * o).max); });
+      }
+  });
+}
+
+// dx = 0 + dy at each window's winner (as the scatter into zeros), 0 elsewhere.
+void max_pool_2x2_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {
+  using vec::F32x8;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
+    const I32x8 lo{0, 8, 1, 9, 2, 10, 3, 11}, hi{4, 12, 5, 13, 6, 14, 7, 15};
+    const F32x8 zero = vec::splat8(0.0f);
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < p.P; ++oh) {
+        const int64_t off = plane * HW + 2 * oh * p.W;
+        const float* dyr = dy + plane * PQ + oh * p.Q;
+        for_vector_blocks(p.Q, [&](int64_t o) {
+          const Windows8 w = windows8(x + off + 2 * o, x + off + p.W + 2 * o);
+          const F32x8 g = zero + vec::load8(dyr + o);
+          const F32x8 top = w.bottom ? zero : g, bottom = w.bottom ? g : zero;
+          const F32x8 da = w.right_top ? zero : top, db = w.right_top ? top : zero;
+          const F32x8 dc = w.right_bottom ? zero : bottom, dd = w.right_bottom ? bottom : zero;
+          float* d0 = dx + off + 2 * o;
+          float* d1 = d0 + p.W;
+          vec::store8(d0, __builtin_shuffle(da, db, lo));
+          vec::store8(d0 + 8, __builtin_shuffle(da, db, hi));
+          vec::store8(d1, __builtin_shuffle(dc, dd, lo));
+          vec::store8(d1 + 8, __builtin_shuffle(dc, dd, hi));
+        });
+      }
+  });
+}
+
 }  // namespace
 
 // x is (N,C,H,W), y is (N,C,P,Q).
 void max_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
+  if (is_2x2_tiling(p)) return max_pool_2x2_forward(x, y, p);
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
   const Plan plan = make_plan(p);
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
@@ -344,6 +432,7 @@ void max_pool2d_forward(const float* x, float* y, const Pool2dParams& p) {
 
 // dy is (N,C,P,Q), x and dx are (N,C,H,W). The argmax of each window is recomputed from x.
 void max_pool2d_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {
+  if (is_2x2_tiling(p)) return max_pool_2x2_backward(dy, x, dx, p);
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
   const Plan plan = make_plan(p);
   parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 
+from .. import _C
 from .. import functional as F
 from ..functional import _validate as V
+from ..functional import conv as _conv_ops
 from . import initializers
 from .activation import activation_backward, activation_forward, check_activation
 from .base import Layer, register
@@ -30,30 +33,84 @@ def _as_call_padding(padding):
     return padding
 
 
-def weighted_forward(layer, op, x, kwargs, training):
-    """op(x, kernel, bias) then the fused activation, into the layer's buffers (Conv*, Dense)."""
+_F32 = np.dtype(np.float32)  # the one native float32 dtype object
+
+
+def plain(a) -> bool:
+    """a is a float32 C-contiguous numpy array: the kernels take it as it is."""
+    return type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous
+
+
+# activation= names whose kernels are _C.<name>_forward(x, y) and _C.<name>_backward(dy, x, dx)
+_ELEMENTWISE = ("relu", "tanh", "sigmoid")
+
+
+class Direct:
+    """A layer's pre-validated kernel calls for one input shape (the per-step fast path).
+
+    The first call with a shape goes through fastcnn.functional, which checks every argument; the
+    layer then keeps the kernels' arguments here and later calls with that shape, on plain arrays,
+    call the kernels straight away (the bindings still check dtypes and sizes). forward(x, w, b, y)
+    and backward(dy, x, w, dx, dw, db), dx None to skip it.
+    """
+
+    def __init__(self, shape, forward, backward):
+        self.shape, self.forward, self.backward = shape, forward, backward
+
+
+def weighted_forward(layer, op, x, kwargs, training, defer_activation=False):
+    """op(x, kernel, bias) then the fused activation, into the layer's buffers (Conv*, Dense).
+
+    defer_activation: return the pre-activation z (the model's next layer applies the activation).
+    """
     w = layer.params["kernel"].value
     b = layer.params["bias"].value if layer.use_bias else None
     shape = (len(x), *layer.output_shape)
-    if layer.activation is None:
-        y = z = op(x, w, b, **kwargs, out=layer.buffer("y", shape))
+    act = None if defer_activation else layer.activation
+    direct = getattr(layer, "_direct", None)  # layers without a fast path: None
+    if direct is not None and direct.shape == x.shape and plain(x) and plain(w) and (b is None or plain(b)) \
+            and (act is None or act in _ELEMENTWISE):
+        if act is None:
+            y = z = layer.buffer("y", shape)
+            direct.forward(x, w, b, y)
+        else:
+            z = layer.buffer("z", shape)
+            direct.forward(x, w, b, z)
+            y = layer.buffer("y", shape)
+            getattr(_C, act + "_forward")(z, y)
     else:
-        z = op(x, w, b, **kwargs, out=layer.buffer("z", shape))
-        y = activation_forward(layer.activation, z, out=layer.buffer("y", shape))
+        if act is None:
+            y = z = op(x, w, b, **kwargs, out=layer.buffer("y", shape))
+        else:
+            z = op(x, w, b, **kwargs, out=layer.buffer("z", shape))
+            y = activation_forward(act, z, out=layer.buffer("y", shape))
+        if plain(x) and len(x) and hasattr(layer, "_make_direct") and (direct is None or direct.shape != x.shape):
+            layer._direct = layer._make_direct(x, w, b, kwargs)  # validated: later calls take the fast path
     if training:
-        layer.cache = (x, z)
+        layer.cache = (x, z, act)
     return y
 
 
 def weighted_backward(layer, op_backward, dy, kwargs):
     """The input gradient (None unless layer.needs_input_grad) into the layer's buffer; parameter
     gradients straight into Param.grad."""
-    x, z = layer.cache
-    if layer.activation is not None:
-        dy = activation_backward(layer.activation, dy, z, out=layer.buffer("dz", z.shape))
+    x, z, act = layer.cache
     w = layer.params["kernel"]
     b = layer.params["bias"] if layer.use_bias else None
     need_dx = layer.needs_input_grad
+    direct = getattr(layer, "_direct", None)  # layers without a fast path: None
+    if direct is not None and direct.shape == x.shape and plain(x) and plain(dy) and dy.shape == z.shape \
+            and plain(w.value) and plain(w.grad) and (b is None or (plain(b.value) and plain(b.grad))) \
+            and (act is None or act in _ELEMENTWISE):
+        if act is not None:
+            dz = layer.buffer("dz", z.shape)
+            getattr(_C, act + "_backward")(dy, z, dz)
+            dy = dz
+        dx = layer.buffer("dx", x.shape) if need_dx else None
+        direct.backward(dy, x, w.value, dx, w.grad, None if b is None else b.grad)
+        return dx
+    if act is not None:
+        dy = activation_backward(act, dy, z, out=layer.buffer("dz", z.shape))
     dx, _, _ = op_backward(dy, x, w.value, None if b is None else b.value, **kwargs, need_dx=need_dx,
                            out=(layer.buffer("dx", x.shape) if need_dx else None, w.grad,
                                 None if b is None else b.grad))
@@ -83,6 +140,25 @@ class _Conv(Layer):
         self.activation = check_activation(activation, owner)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._direct = None  # Direct kernel calls, once an input shape has been validated
+
+    def _make_direct(self, x, w, b, kwargs):
+        """Direct calls of the 2-D kernels for x's shape (Conv2D only; None otherwise)."""
+        if self._ndim != 2:
+            return None
+        stride, pads, dilation, groups, _ = _conv_ops._conv_geometry(
+            "conv2d", x, w, b, kwargs["stride"], kwargs["padding"], kwargs["dilation"], kwargs["groups"])
+        args = (stride, _conv_ops._quad(pads), dilation, groups)
+
+        def forward(x, w, b, y):
+            _C.conv2d_forward(x, w, b, y, *args)
+
+        def backward(dy, x, w, dx, dw, db):
+            if dx is not None:
+                _C.conv2d_backward_data(dy, w, dx, *args)
+            _C.conv2d_backward_weight(dy, x, dw, db, *args)
+
+        return Direct(x.shape, forward, backward)
 
     def _extents(self):
         return [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
@@ -115,8 +191,9 @@ class _Conv(Layer):
         return dict(stride=self.strides[0] if one else self.strides, padding=_as_call_padding(self.padding),
                     dilation=self.dilation[0] if one else self.dilation, groups=self.groups)
 
-    def forward(self, x, training):
-        return weighted_forward(self, self._conv, x, self._kwargs(), training)
+    def forward(self, x, training, defer_activation=False):
+        """defer_activation: return the pre-activation (a model whose MaxPool2D applies it passes True)."""
+        return weighted_forward(self, self._conv, x, self._kwargs(), training, defer_activation)
 
     def backward(self, dy):
         return weighted_backward(self, self._conv_backward, dy, self._kwargs())

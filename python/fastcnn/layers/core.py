@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _random
+from .. import _C, _random
 from .. import functional as F
 from ..functional import _validate as V
 from . import initializers
 from .activation import check_activation
 from .base import Layer, register
-from .conv import weighted_backward, weighted_forward
+from .conv import Direct, weighted_backward, weighted_forward
 
 __all__ = ["Dense", "Flatten", "BatchNorm", "LocalResponseNorm", "Dropout"]
 
@@ -26,6 +26,17 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._direct = None  # Direct kernel calls, once an input shape has been validated
+
+    @staticmethod
+    def _make_direct(x, w, b, kwargs):
+        def forward(x, w, b, y):
+            _C.linear_forward(x, w, b, y)
+
+        def backward(dy, x, w, dx, dw, db):
+            _C.linear_backward(dy, x, w, dx, dw, db)
+
+        return Direct(x.shape, forward, backward)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:

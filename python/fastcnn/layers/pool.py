@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import numbers
 
+from .. import _C
 from .. import functional as F
 from ..functional import _validate as V
+from ..functional import pool as _pool_ops
+from .activation import activation_backward, activation_forward
 from .base import Layer, register
+from .conv import plain
 
 __all__ = ["MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool2D"]
 
@@ -63,14 +67,48 @@ class _Pool(Layer):
     def _k(self):
         return self.pool_size[0] if self._ndim == 1 else self.pool_size
 
-    def forward(self, x, training):
+    _direct = None  # MaxPool2D: (input shape, kernel arguments) once a shape has been validated
+
+    def forward(self, x, training, activation=None):
+        """activation (MaxPool2D, from the model): the previous Conv2D's, applied after pooling."""
         if training:
-            self.cache = x
-        return self._op(x, self._k(), **self._kwargs(), out=self.buffer("y", (len(x), *self.output_shape)))
+            self.cache = (x, activation)
+        shape = (len(x), *self.output_shape)
+        y = self.buffer("zp" if activation else "y", shape)
+        direct = self._direct
+        if direct is not None and direct[0] == x.shape and plain(x):
+            _C.max_pool2d_forward(x, y, *direct[1])
+        else:
+            y = self._op(x, self._k(), **self._kwargs(), out=y)
+            if type(self) is MaxPool2D and plain(x) and (direct is None or direct[0] != x.shape):
+                kw = self._kwargs()
+                _, _, geom = _pool_ops._pool2d_args("max_pool2d", x, self._k(), kw["stride"], kw["padding"],
+                                                    kw["ceil_mode"])
+                self._direct = (x.shape, geom)
+        if activation:  # y holds the pooled pre-activation: a(max z) == max a(z) for these a
+            out = self.buffer("y", shape)
+            if plain(y):
+                getattr(_C, activation + "_forward")(y, out)
+                return out
+            return activation_forward(activation, y, out=out)
+        return y
 
     def backward(self, dy):
-        x = self.cache
-        return self._op_backward(dy, x, self._k(), **self._kwargs(), out=(self.buffer("dx", x.shape),))[0]
+        x, activation = self.cache
+        shape = (len(x), *self.output_shape)
+        if activation:  # the activation's gradient at the pooled values, then routed to the maxima
+            zp, dzp = self._buffers["zp"], self.buffer("dzp", shape)
+            if plain(dy) and dy.shape == shape:
+                getattr(_C, activation + "_backward")(dy, zp, dzp)
+                dy = dzp
+            else:
+                dy = activation_backward(activation, dy, zp, out=dzp)
+        dx = self.buffer("dx", x.shape)
+        direct = self._direct
+        if direct is not None and direct[0] == x.shape and plain(x) and plain(dy) and dy.shape == shape:
+            _C.max_pool2d_backward(dy, x, dx, *direct[1])
+            return dx
+        return self._op_backward(dy, x, self._k(), **self._kwargs(), out=(dx,))[0]
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
