@@ -13,8 +13,18 @@ namespace fastcnn::cpu::FASTCNN_ISA_NAME {
 
 namespace {
 
-constexpr int64_t MR = 6, NR = 16;              // register tile
-constexpr int64_t MC = 96, KC = 256, NC = 2048;  // cache blocks: A block in L2, B panel in L3
+// Register tile MR x NR: NV vectors of vec::kLanes floats per row, MR*NV accumulators.
+//  - avx512: 8 x 32, 16 ZMM accumulators + 2 ZMM of B (of 32); A's values are broadcast from memory.
+//  - avx2 and baseline: 6 x 16, 12 YMM accumulators + 2 of B + 1 broadcast (of 16).
+// Cache blocks: a kc x NR micro-panel of B stays in L1 (Zen 5: 48 KB) while the MC x kc block of
+// A (in L2, 1 MB) streams past it; the kc x NC panel of B is packed once and lives in L2/L3.
+constexpr int64_t NV = 2, NR = NV * vec::kLanes;
+#ifdef __AVX512F__
+constexpr int64_t MR = 8, MC = 128, KC = 192, NC = 4096;
+#else
+constexpr int64_t MR = 6, MC = 144, KC = 256, NC = 4096;
+#endif
+static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks hold whole register tiles");
 
 inline float load_a(bool t, const float* A, int64_t lda, int64_t i, int64_t k) {
   return t ? A[k * lda + i] : A[i * lda + k];
@@ -54,40 +64,44 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
 }
 
 // C[0:mr, 0:nr] = alpha * a*b + (first ? beta*C : C), a is MR x kc packed, b is kc x NR packed.
-// The MR x NR accumulator tile lives in registers (12 F32x8 = 12 YMM with AVX2).
+// The MR x NR accumulator tile lives in registers.
 void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t mr,
                   int64_t nr, float alpha, float beta, bool first) {
-  static_assert(NR == 16, "the microkernel holds two F32x8 per row");
-  using vec::F32x8;
-  F32x8 acc[MR][2];
-  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = vec::splat8(0.f);
+  using vec::F32v;
+  constexpr int64_t L = vec::kLanes;
+  for (int64_t i = 0; i < mr; ++i) {  // C's tile is read and written after the k loop
+    __builtin_prefetch(C + i * ldc, 1);
+    __builtin_prefetch(C + i * ldc + NR - 1, 1);
+  }
+  F32v acc[MR][NV];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int64_t v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
   for (int64_t k = 0; k < kc; ++k) {
-    const F32x8 b0 = vec::load8(b + k * NR), b1 = vec::load8(b + k * NR + 8);
+    F32v bk[NV];
+    for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * NR + v * L);
     const float* ak = a + k * MR;
     for (int64_t i = 0; i < MR; ++i) {
-      const F32x8 ai = vec::splat8(ak[i]);
-      acc[i][0] += ai * b0;
-      acc[i][1] += ai * b1;
+      const F32v ai = vec::splatv(ak[i]);
+      for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
     }
   }
-  const F32x8 va = vec::splat8(alpha), vb = vec::splat8(beta);
+  const F32v va = vec::splatv(alpha), vb = vec::splatv(beta);
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
-    F32x8 r0 = va * acc[i][0], r1 = va * acc[i][1];
+    F32v r[NV];
+    for (int64_t v = 0; v < NV; ++v) r[v] = va * acc[i][v];
     if (nr == NR) {
-      if (!first) {
-        r0 += vec::load8(c);
-        r1 += vec::load8(c + 8);
-      } else if (beta != 0.f) {
-        r0 += vb * vec::load8(c);
-        r1 += vb * vec::load8(c + 8);
+      for (int64_t v = 0; v < NV; ++v) {
+        if (!first) {
+          r[v] += vec::loadv(c + v * L);
+        } else if (beta != 0.f) {
+          r[v] += vb * vec::loadv(c + v * L);
+        }
+        vec::storev(c + v * L, r[v]);
       }
-      vec::store8(c, r0);
-      vec::store8(c + 8, r1);
     } else {
       float tmp[NR];
-      vec::store8(tmp, r0);
-      vec::store8(tmp + 8, r1);
+      for (int64_t v = 0; v < NV; ++v) vec::storev(tmp + v * L, r[v]);
       for (int64_t j = 0; j < nr; ++j) {
         const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
         c[j] = tmp[j] + prev;
@@ -105,25 +119,41 @@ PackBuffers& pack_buffers() {
   return bufs;
 }
 
-// One (ic, jc) tile of C over all of K, in fixed k order.
-void gemm_tile(bool ta, bool tb, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
-               float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-               float* C, int64_t ldc) {
+// K is summed in blocks of equal size (at most KC, a multiple of 8): no short last block. The
+// blocks depend on K only, so every element of C is summed in the same order whatever the split.
+int64_t k_block(int64_t K) {
+  const int64_t blocks = (K + KC - 1) / KC;
+  return std::min(KC, ((K + blocks - 1) / blocks + 7) / 8 * 8);
+}
+
+// C[i0:i0+m, j0:j0+n] on the calling thread, BLIS loop order: for each kc x nc panel of B (packed
+// once), for each mc x kc block of A (packed), every MR x NR tile.
+void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, int64_t K,
+                float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                float* C, int64_t ldc) {
   PackBuffers& buf = pack_buffers();
-  const int64_t mc_pad = (mc + MR - 1) / MR * MR, nc_pad = (nc + NR - 1) / NR * NR;
-  if ((int64_t)buf.a.size() < mc_pad * KC) buf.a.resize(mc_pad * KC);
-  if ((int64_t)buf.b.size() < nc_pad * KC) buf.b.resize(nc_pad * KC);
-  for (int64_t p0 = 0; p0 < K; p0 += KC) {
-    const int64_t kc = std::min(KC, K - p0);
-    const bool first = p0 == 0;
-    pack_b(tb, B, ldb, p0, kc, j0, nc, buf.b.data());
-    pack_a(ta, A, lda, i0, mc, p0, kc, buf.a.data());
-    for (int64_t jr = 0; jr < nc; jr += NR) {
-      const int64_t nr = std::min(NR, nc - jr);
-      for (int64_t ir = 0; ir < mc; ir += MR) {
-        const int64_t mr = std::min(MR, mc - ir);
-        micro_kernel(kc, buf.a.data() + ir * kc, buf.b.data() + jr * kc,
-                     C + (i0 + ir) * ldc + j0 + jr, ldc, mr, nr, alpha, beta, first);
+  const int64_t kb = k_block(K);
+  const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
+  if ((int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
+  if ((int64_t)buf.b.size() < nc_max * kb) buf.b.resize(nc_max * kb);
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = std::min(NC, n - jc);
+    for (int64_t p0 = 0; p0 < K; p0 += kb) {
+      const int64_t kc = std::min(kb, K - p0);
+      const bool first = p0 == 0;
+      pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        pack_a(ta, A, lda, i0 + ic, mc, p0, kc, buf.a.data());
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min(NR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min(MR, mc - ir);
+            micro_kernel(kc, buf.a.data() + ir * kc, buf.b.data() + jr * kc,
+                         C + (i0 + ic + ir) * ldc + j0 + jc + jr, ldc, mr, nr, alpha, beta, first);
+          }
+        }
       }
     }
   }
@@ -134,6 +164,14 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
 }
 
+int max_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc) {
@@ -142,20 +180,29 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
-  const int64_t tiles = tiles_m * tiles_n;
-  auto run = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t i0 = (t % tiles_m) * MC, j0 = (t / tiles_m) * NC;
-      gemm_tile(ta, tb, i0, std::min(MC, M - i0), j0, std::min(NC, N - j0), K, alpha, A, lda, B,
-                ldb, beta, C, ldc);
+  // Threads take equal slices of C's columns (each packs its own part of B, all of A) or, when C
+  // is taller than wide, of its rows (each packs its part of A, all of B): whole tiles, no shared
+  // buffers, no barriers. The slicing never changes an element's arithmetic.
+  const int64_t threads = parallel && M * N * K > (1 << 20) ? max_threads() : 1;
+  const bool by_cols = N >= M;
+  const int64_t unit = by_cols ? NR : MR, units = ((by_cols ? N : M) + unit - 1) / unit;
+  const int64_t parts = std::max<int64_t>(1, std::min(threads, units));
+  auto run = [&](int64_t part0, int64_t part1) {
+    for (int64_t t = part0; t < part1; ++t) {
+      const int64_t lo = t * units / parts * unit, hi = (t + 1) * units / parts * unit;
+      if (by_cols) {
+        const int64_t j1 = std::min(hi, N);
+        gemm_block(ta, tb, 0, M, lo, j1 - lo, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      } else {
+        const int64_t i1 = std::min(hi, M);
+        gemm_block(ta, tb, lo, i1 - lo, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      }
     }
   };
-  const int64_t flops = M * N * K;
-  if (parallel && tiles > 1 && flops > (1 << 18))
-    parallel_for(0, tiles, 0, run);
+  if (parts > 1)
+    parallel_for(0, parts, 0, run);
   else
-    run(0, tiles);
+    run(0, 1);
 }
 
 }  // namespace
