@@ -47,18 +47,34 @@ void pack_a(bool t, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t
 }
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column strips, k-major within a strip, zero-padded.
+// B not transposed: whole strips go kStripGroup at a time, so that each row of B is read in runs
+// of kStripGroup * NR floats (fewer pages and cache lines touched per byte than strip by strip).
+constexpr int64_t kStripGroup = 8;
 void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
             float* dst) {
-  for (int64_t jr = 0; jr < nc; jr += NR) {
-    const int64_t nr = std::min(NR, nc - jr);
-    for (int64_t k = 0; k < kc; ++k) {
-      if (!t && nr == NR) {
-        std::memcpy(dst, B + (p0 + k) * ldb + j0 + jr, NR * sizeof(float));
-      } else {
-        for (int64_t j = 0; j < nr; ++j) dst[j] = load_b(t, B, ldb, p0 + k, j0 + jr + j);
-        for (int64_t j = nr; j < NR; ++j) dst[j] = 0.f;
+  int64_t jr = 0;
+  if (!t) {
+    const int64_t whole = nc / NR * NR;
+    for (; jr < whole; jr += kStripGroup * NR) {
+      const int64_t strips = std::min(kStripGroup, (whole - jr) / NR);
+      const float* src = B + p0 * ldb + j0 + jr;
+      float* d = dst + jr * kc;
+      for (int64_t k = 0; k < kc; ++k, src += ldb) {
+        __builtin_prefetch(src + 4 * ldb);
+        __builtin_prefetch(src + 4 * ldb + strips * NR - 1);
+        for (int64_t s = 0; s < strips; ++s)
+          std::memcpy(d + (s * kc + k) * NR, src + s * NR, NR * sizeof(float));
       }
-      dst += NR;
+    }
+    jr = whole;
+  }
+  for (; jr < nc; jr += NR) {
+    const int64_t nr = std::min(NR, nc - jr);
+    float* d = dst + jr * kc;
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t j = 0; j < nr; ++j) d[j] = load_b(t, B, ldb, p0 + k, j0 + jr + j);
+      for (int64_t j = nr; j < NR; ++j) d[j] = 0.f;
+      d += NR;
     }
   }
 }
@@ -76,6 +92,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
   F32v acc[MR][NV];
   for (int64_t i = 0; i < MR; ++i)
     for (int64_t v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     F32v bk[NV];
     for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * NR + v * L);
@@ -85,27 +102,33 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
       for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
     }
   }
+  // C = alpha * acc + (first ? beta * C : C). Whole tiles and edge tiles may round differently
+  // (the compiler may fuse the whole tiles' multiply-add), but a tile's extent never depends on
+  // the thread count: slices start at multiples of MR / NR.
   const F32v va = vec::splatv(alpha), vb = vec::splatv(beta);
+  if (mr == MR && nr == NR) {  // constant trip counts: the accumulators stay in registers
+    for (int64_t i = 0; i < MR; ++i) {
+      float* c = C + i * ldc;
+      for (int64_t v = 0; v < NV; ++v) {
+        F32v r = va * acc[i][v];
+        if (!first) {
+          r += vec::loadv(c + v * L);
+        } else if (beta != 0.f) {
+          r += vb * vec::loadv(c + v * L);
+        }
+        vec::storev(c + v * L, r);
+      }
+    }
+    return;
+  }
+  float tile[MR * NR];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int64_t v = 0; v < NV; ++v) vec::storev(tile + i * NR + v * L, va * acc[i][v]);
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
-    F32v r[NV];
-    for (int64_t v = 0; v < NV; ++v) r[v] = va * acc[i][v];
-    if (nr == NR) {
-      for (int64_t v = 0; v < NV; ++v) {
-        if (!first) {
-          r[v] += vec::loadv(c + v * L);
-        } else if (beta != 0.f) {
-          r[v] += vb * vec::loadv(c + v * L);
-        }
-        vec::storev(c + v * L, r[v]);
-      }
-    } else {
-      float tmp[NR];
-      for (int64_t v = 0; v < NV; ++v) vec::storev(tmp + v * L, r[v]);
-      for (int64_t j = 0; j < nr; ++j) {
-        const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
-        c[j] = tmp[j] + prev;
-      }
+    for (int64_t j = 0; j < nr; ++j) {
+      const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
+      c[j] = tile[i * NR + j] + prev;
     }
   }
 }
