@@ -50,6 +50,30 @@ void pack_a(bool t, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t
 // B not transposed: whole strips go kStripGroup at a time, so that each row of B is read in runs
 // of kStripGroup * NR floats (fewer pages and cache lines touched per byte than strip by strip).
 constexpr int64_t kStripGroup = 8;
+
+// dst[c * ldd + r] = src[r * ld + c] for an 8 x 8 block, through registers: the shuffles are the
+// unpack / shufps / 128-bit-lane steps of the usual AVX transpose.
+void transpose8x8(const float* src, int64_t ld, float* dst, int64_t ldd) {
+  using vec::F32x8;
+  typedef int I32x8 __attribute__((vector_size(32)));
+  F32x8 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], I32x8{0, 8, 1, 9, 4, 12, 5, 13});
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], I32x8{2, 10, 3, 11, 6, 14, 7, 15});
+  }
+  for (int h = 0; h < 8; h += 4) {
+    u[h] = __builtin_shuffle(t[h], t[h + 2], I32x8{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 1] = __builtin_shuffle(t[h], t[h + 2], I32x8{2, 3, 10, 11, 6, 7, 14, 15});
+    u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], I32x8{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], I32x8{2, 3, 10, 11, 6, 7, 14, 15});
+  }
+  for (int c = 0; c < 4; ++c) {
+    vec::store8(dst + c * ldd, __builtin_shuffle(u[c], u[c + 4], I32x8{0, 1, 2, 3, 8, 9, 10, 11}));
+    vec::store8(dst + (c + 4) * ldd, __builtin_shuffle(u[c], u[c + 4], I32x8{4, 5, 6, 7, 12, 13, 14, 15}));
+  }
+}
+
 void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
             float* dst) {
   int64_t jr = 0;
@@ -67,6 +91,17 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
       }
     }
     jr = whole;
+  } else {
+    // B transposed (stored N x K): whole strips and whole 8-blocks of k as 8 x 8 transposes
+    const int64_t whole = nc / NR * NR, k8 = kc / 8 * 8;
+    for (; jr < whole; jr += NR) {
+      const float* src = B + (j0 + jr) * ldb + p0;
+      float* d = dst + jr * kc;
+      for (int64_t k = 0; k < k8; k += 8)
+        for (int64_t j = 0; j < NR; j += 8) transpose8x8(src + j * ldb + k, ldb, d + k * NR + j, NR);
+      for (int64_t k = k8; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = src[j * ldb + k];
+    }
   }
   for (; jr < nc; jr += NR) {
     const int64_t nr = std::min(NR, nc - jr);
