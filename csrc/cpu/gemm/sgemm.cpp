@@ -184,34 +184,56 @@ int64_t k_block(int64_t K) {
   return std::min(KC, ((K + blocks - 1) / blocks + 7) / 8 * 8);
 }
 
+// Every MR x NR tile of C[0:mc, 0:nc] from packed blocks a (mc x kc) and b (kc x nc).
+void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, const float* b, float* C,
+                  int64_t ldc, float alpha, float beta, bool first) {
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min(NR, nc - jr);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      micro_kernel(kc, a + ir * kc, b + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr,
+                   alpha, beta, first);
+    }
+  }
+}
+
 // C[i0:i0+m, j0:j0+n] on the calling thread, BLIS loop order: for each kc x nc panel of B (packed
-// once), for each mc x kc block of A (packed), every MR x NR tile.
+// once), for each mc x kc block of A (packed), every MR x NR tile. When A is a single block
+// (m <= MC; the conv GEMMs: M = filters), B is used once: it is packed kStripGroup strips at a
+// time and used at once, from L2, instead of a whole panel written out to L3 and read back.
 void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, int64_t K,
                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                 float* C, int64_t ldc) {
   PackBuffers& buf = pack_buffers();
   const int64_t kb = k_block(K);
+  const bool one_block = m <= MC;
+  const int64_t nc_step = one_block ? kStripGroup * NR : NC;
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
-  const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
+  const int64_t nc_max = std::min(nc_step, (n + NR - 1) / NR * NR);
   if ((int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
   if ((int64_t)buf.b.size() < nc_max * kb) buf.b.resize(nc_max * kb);
+  if (one_block) {
+    for (int64_t p0 = 0; p0 < K; p0 += kb) {
+      const int64_t kc = std::min(kb, K - p0);
+      pack_a(ta, A, lda, i0, m, p0, kc, buf.a.data());
+      for (int64_t jc = 0; jc < n; jc += nc_step) {
+        const int64_t nc = std::min(nc_step, n - jc);
+        pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
+        macro_kernel(kc, m, nc, buf.a.data(), buf.b.data(), C + i0 * ldc + j0 + jc, ldc, alpha,
+                     beta, p0 == 0);
+      }
+    }
+    return;
+  }
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = std::min(NC, n - jc);
     for (int64_t p0 = 0; p0 < K; p0 += kb) {
       const int64_t kc = std::min(kb, K - p0);
-      const bool first = p0 == 0;
       pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
         pack_a(ta, A, lda, i0 + ic, mc, p0, kc, buf.a.data());
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int64_t nr = std::min(NR, nc - jr);
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t mr = std::min(MR, mc - ir);
-            micro_kernel(kc, buf.a.data() + ir * kc, buf.b.data() + jr * kc,
-                         C + (i0 + ic + ir) * ldc + j0 + jc + jr, ldc, mr, nr, alpha, beta, first);
-          }
-        }
+        macro_kernel(kc, mc, nc, buf.a.data(), buf.b.data(), C + (i0 + ic) * ldc + j0 + jc, ldc,
+                     alpha, beta, p0 == 0);
       }
     }
   }
