@@ -20,9 +20,9 @@ namespace {
 // A (in L2, 1 MB) streams past it; the kc x NC panel of B is packed once and lives in L2/L3.
 constexpr int64_t NV = 2, NR = NV * vec::kLanes;
 #ifdef __AVX512F__
-constexpr int64_t MR = 8, MC = 128, KC = 192, NC = 4096;
+constexpr int64_t MR = 8, MC = 256, KC = 192, NC = 4096;
 #else
-constexpr int64_t MR = 6, MC = 144, KC = 256, NC = 4096;
+constexpr int64_t MR = 6, MC = 264, KC = 256, NC = 4096;
 #endif
 static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks hold whole register tiles");
 
@@ -34,14 +34,23 @@ inline float load_b(bool t, const float* B, int64_t ldb, int64_t k, int64_t j) {
 }
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into MR-row strips, k-major within a strip, zero-padded.
+// Whole strips copy MR values per k with constant trip counts (no per-element branching).
 void pack_a(bool t, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
             float* dst) {
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int64_t mr = std::min(MR, mc - ir);
-    for (int64_t k = 0; k < kc; ++k) {
-      for (int64_t i = 0; i < mr; ++i) dst[i] = load_a(t, A, lda, i0 + ir + i, p0 + k);
-      for (int64_t i = mr; i < MR; ++i) dst[i] = 0.f;
-      dst += MR;
+    if (mr == MR && t) {
+      for (int64_t k = 0; k < kc; ++k, dst += MR)
+        std::memcpy(dst, A + (p0 + k) * lda + i0 + ir, MR * sizeof(float));
+    } else if (mr == MR) {
+      const float* src = A + (i0 + ir) * lda + p0;
+      for (int64_t k = 0; k < kc; ++k, dst += MR)
+        for (int64_t i = 0; i < MR; ++i) dst[i] = src[i * lda + k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k, dst += MR) {
+        for (int64_t i = 0; i < mr; ++i) dst[i] = load_a(t, A, lda, i0 + ir + i, p0 + k);
+        for (int64_t i = mr; i < MR; ++i) dst[i] = 0.f;
+      }
     }
   }
 }
@@ -115,14 +124,16 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
 }
 
 // C[0:mr, 0:nr] = alpha * a*b + (first ? beta*C : C), a is MR x kc packed, b is kc x NR packed.
-// The MR x NR accumulator tile lives in registers.
+// The MR x (NVK * kLanes) accumulator tile lives in registers: NVK = NV, or 1 for a last strip of
+// C at most one vector wide (each lane's arithmetic is the same either way).
+template <int64_t NVK>
 void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t mr,
                   int64_t nr, float alpha, float beta, bool first) {
   using vec::F32v;
-  constexpr int64_t L = vec::kLanes;
+  constexpr int64_t L = vec::kLanes, NV = NVK, NT = NVK * L;  // NT: the columns computed
   for (int64_t i = 0; i < mr; ++i) {  // C's tile is read and written after the k loop
     __builtin_prefetch(C + i * ldc, 1);
-    __builtin_prefetch(C + i * ldc + NR - 1, 1);
+    __builtin_prefetch(C + i * ldc + NT - 1, 1);
   }
   F32v acc[MR][NV];
   for (int64_t i = 0; i < MR; ++i)
@@ -141,7 +152,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
   // (the compiler may fuse the whole tiles' multiply-add), but a tile's extent never depends on
   // the thread count: slices start at multiples of MR / NR.
   const F32v va = vec::splatv(alpha), vb = vec::splatv(beta);
-  if (mr == MR && nr == NR) {  // constant trip counts: the accumulators stay in registers
+  if (mr == MR && nr == NT) {  // constant trip counts: the accumulators stay in registers
     for (int64_t i = 0; i < MR; ++i) {
       float* c = C + i * ldc;
       for (int64_t v = 0; v < NV; ++v) {
@@ -156,14 +167,14 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
     }
     return;
   }
-  float tile[MR * NR];
+  float tile[MR * NT];
   for (int64_t i = 0; i < MR; ++i)
-    for (int64_t v = 0; v < NV; ++v) vec::storev(tile + i * NR + v * L, va * acc[i][v]);
+    for (int64_t v = 0; v < NV; ++v) vec::storev(tile + i * NT + v * L, va * acc[i][v]);
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
     for (int64_t j = 0; j < nr; ++j) {
       const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
-      c[j] = tile[i * NR + j] + prev;
+      c[j] = tile[i * NT + j] + prev;
     }
   }
 }
@@ -190,8 +201,9 @@ void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, const floa
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min(NR, nc - jr);
     for (int64_t ir = 0; ir < mc; ir += MR) {
-      micro_kernel(kc, a + ir * kc, b + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr,
-                   alpha, beta, first);
+      (nr <= vec::kLanes ? micro_kernel<1> : micro_kernel<NV>)(
+          kc, a + ir * kc, b + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha,
+          beta, first);
     }
   }
 }
