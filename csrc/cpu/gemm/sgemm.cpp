@@ -61,7 +61,7 @@ void pack_a(bool t, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column strips, k-major within a strip, zero-padded.
 // B not transposed: whole strips go kStripGroup at a time, so that each row of B is read in runs
 // of kStripGroup * NR floats (fewer pages and cache lines touched per byte than strip by strip).
-constexpr int64_t kStripGroup = 8;
+constexpr int64_t kStripGroup = 4;
 
 // dst[c * ldd + r] = src[r * ld + c] for an 8 x 8 block, through registers: the shuffles are the
 // unpack / shufps / 128-bit-lane steps of the usual AVX transpose.
