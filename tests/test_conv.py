@@ -265,8 +265,10 @@ def test_algorithms(xs, ws, kw, algos):
     check_algorithm_case(xs, ws, kw, algos)
 
 
-@pytest.mark.parametrize("isa", [i for i in fastcnn.info()["built_isas"] if i in fastcnn.info()["cpu_isas"]])
+@pytest.mark.parametrize("isa", fastcnn.info()["built_isas"])
 def test_algorithms_on_every_isa(isa):
+    if isa not in fastcnn.info()["cpu_isas"]:
+        pytest.skip(f"this CPU cannot run {isa}")
     # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))

@@ -1,3 +1,6 @@
+import os
+import platform
+
 import numpy as np
 import pytest
 
@@ -75,22 +78,62 @@ def _info_in_subprocess(isa):
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("isa", ["scalar", "baseline"] + [i for i in fastcnn.info()["cpu_isas"] if i != "baseline"])
+ALL_ISAS = ["baseline", "avx2", "avx512"]
+
+
+def test_isa_lists():
+    d = fastcnn.info()
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert d["built_isas"] == ALL_ISAS
+    else:
+        assert d["built_isas"] == ["baseline"]
+    assert d["cpu_isas"][0] == "baseline" and set(d["cpu_isas"]) <= set(ALL_ISAS)
+    # each ISA needs the one below it (avx512 objects are built with -mavx2 -mfma too)
+    assert d["cpu_isas"] == ALL_ISAS[:len(d["cpu_isas"])]
+    # without FASTCNN_ISA: the best ISA both built and runnable
+    runnable = [i for i in ALL_ISAS if i in d["built_isas"] and i in d["cpu_isas"]]
+    if "FASTCNN_ISA" not in os.environ:
+        assert d["isa"] == runnable[-1]
+
+
+def test_cpu_isas_agree_with_proc_cpuinfo():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags")
+    cpu = fastcnn.info()["cpu_isas"]
+    # Linux lists a feature only if the kernel enabled its register state (XCR0)
+    assert ("avx2" in cpu) == all(f in flags for f in ("avx", "avx2", "fma"))
+    assert ("avx512" in cpu) == all(f in flags for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+                                                         "avx512dq"))
+
+
+@pytest.mark.parametrize("isa", ["scalar"] + ALL_ISAS)
 def test_fastcnn_isa_forces_a_path(isa):
-    if isa not in ("scalar",) and isa not in fastcnn.info()["built_isas"]:
-        pytest.skip(f"{isa} not built")
+    name = "baseline" if isa == "scalar" else isa
+    if name not in fastcnn.info()["built_isas"]:
+        pytest.skip(f"{name} not built")
+    if name not in fastcnn.info()["cpu_isas"]:
+        pytest.skip(f"this CPU cannot run {name}")
     r = _info_in_subprocess(isa)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == ("baseline" if isa == "scalar" else isa)
+    assert r.stdout.strip() == name
 
 
-def test_fastcnn_isa_unknown_or_unavailable_is_an_error():
+def test_fastcnn_isa_unknown_is_an_error():
     r = _info_in_subprocess("sse9")
     assert r.returncode != 0 and "FASTCNN_ISA=sse9" in r.stderr and "needed one of" in r.stderr
-    missing = [i for i in ("avx2", "avx512") if i not in fastcnn.info()["cpu_isas"]]
-    if missing:
-        r = _info_in_subprocess(missing[0])
-        assert r.returncode != 0 and "this CPU cannot run it" in r.stderr
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_fastcnn_isa_the_cpu_lacks_is_an_error_naming_its_isas(isa):
+    cpu = fastcnn.info()["cpu_isas"]
+    if isa in cpu:
+        pytest.skip(f"this CPU runs {isa}")
+    r = _info_in_subprocess(isa)
+    assert r.returncode != 0
+    assert f"FASTCNN_ISA={isa}: this CPU cannot run it; it has: {' '.join(cpu)}" in r.stderr, r.stderr
 
 
 def test_integer_arguments_too_large_for_int64_are_value_errors():

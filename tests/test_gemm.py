@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -31,10 +35,12 @@ def test_sgemm_matches_float64(M, N, K, ta, tb, beta):
     assert np.linalg.norm(got - want) <= 1e-5 * np.linalg.norm(scale)
 
 
-def test_sgemm_large_and_thread_invariant():
+# Wide C (threads split its columns) and tall C (threads split its rows); K spans several cache blocks.
+@pytest.mark.parametrize("M, N, K", [(300, 2500, 700), (1000, 150, 530)])
+def test_sgemm_large_and_thread_invariant(M, N, K):
     rng = np.random.default_rng(0)
-    A = rng.standard_normal((300, 700)).astype(np.float32)
-    B = rng.standard_normal((700, 2500)).astype(np.float32)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
     old = fastcnn.get_num_threads()
     try:
         fastcnn.set_num_threads(1)
@@ -45,6 +51,39 @@ def test_sgemm_large_and_thread_invariant():
         fastcnn.set_num_threads(old)
     assert np.array_equal(c1, c2)
     assert_close(c1, A.astype(np.float64) @ B.astype(np.float64), 1e-5)
+
+
+# Edges of every ISA's register tile (6x16, 8x32) and cache blocks, both transposes, beta.
+ISA_CASES = [(1, 1, 1), (7, 33, 5), (13, 47, 257), (64, 3136, 576), (96, 100, 363), (9, 70, 1000)]
+
+
+def check_isa_cases():
+    rng = np.random.default_rng(1)
+    for M, N, K in ISA_CASES:
+        for ta, tb, beta in ((False, False, 0.0), (True, False, 1.0), (False, True, -0.5), (True, True, 0.0)):
+            A = rng.standard_normal((M, K)).astype(np.float32)
+            B = rng.standard_normal((K, N)).astype(np.float32)
+            C = rng.standard_normal((M, N)).astype(np.float32)
+            got = run(np.ascontiguousarray(A.T) if ta else A, np.ascontiguousarray(B.T) if tb else B, ta, tb,
+                      1.5, beta, C)
+            want = 1.5 * A.astype(np.float64) @ B.astype(np.float64) + beta * C
+            scale = 1.5 * np.abs(A.astype(np.float64)) @ np.abs(B.astype(np.float64)) + abs(beta) * np.abs(C)
+            assert np.linalg.norm(got - want) <= 1e-5 * np.linalg.norm(scale), (M, N, K, ta, tb, beta)
+
+
+@pytest.mark.parametrize("isa", fastcnn.info()["built_isas"])
+def test_sgemm_on_every_isa(isa):
+    if isa not in fastcnn.info()["cpu_isas"]:
+        pytest.skip(f"this CPU cannot run {isa}")
+    # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
+    env = dict(os.environ, FASTCNN_ISA=isa,
+               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
+    code = "import fastcnn, test_gemm; test_gemm.check_isa_cases(); print(fastcnn.info()['isa'])"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == isa
 
 
 def test_sgemm_bad_shapes():

@@ -41,8 +41,8 @@ CpuFeatures detect() {
   f.avx = c & (1u << 28);
   if (osxsave) {
     const unsigned long long xcr0 = xgetbv0();
-    f.os_avx = (xcr0 & 0x6) == 0x6;         // XMM and YMM state
-    f.os_avx512 = (xcr0 & 0xe6) == 0xe6;    // plus opmask, ZMM_Hi256, Hi16_ZMM
+    f.os_avx = (xcr0 & 0x6) == 0x6;         // bits 1, 2: XMM and YMM state
+    f.os_avx512 = (xcr0 & 0xe6) == 0xe6;    // plus bits 5, 6, 7: opmask, ZMM_Hi256, Hi16_ZMM
   }
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
@@ -75,8 +75,9 @@ bool cpu_can_run(Isa isa) {
   switch (isa) {
     case Isa::baseline: return true;
     case Isa::avx2: return f.avx && f.avx2 && f.fma && f.os_avx;
-    case Isa::avx512:
-      return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512 && f.fma;
+    case Isa::avx512:  // its objects are built with -mavx2 -mfma as well
+      return cpu_can_run(Isa::avx2) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+             f.os_avx512;
   }
   return false;
 }

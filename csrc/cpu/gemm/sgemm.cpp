@@ -13,8 +13,21 @@ namespace fastcnn::cpu::FASTCNN_ISA_NAME {
 
 namespace {
 
-constexpr int64_t MR = 6, NR = 16;              // register tile
-constexpr int64_t MC = 96, KC = 256, NC = 2048;  // cache blocks: A block in L2, B panel in L3
+// Register tile MR x NR: NV vectors of vec::kLanes floats per row, MR*NV accumulators.
+//  - avx512: 8 x 32, 16 ZMM accumulators + 2 ZMM of B (of 32); A's values are broadcast from memory.
+//  - avx2 and baseline: 6 x 16, 12 YMM accumulators + 2 of B + 1 broadcast (of 16).
+// Cache blocks: a kc x NR micro-panel of B stays in L1 (Zen 5: 48 KB) while the MC x kc block of
+// A (in L2, 1 MB; 270 KB at most) streams past it; the kc x NC panel of B is packed once for all
+// blocks of A and lives in L3 - or, with one block of A, a few strips at a time in L2 (gemm_block).
+// Measured on Zen 5 (AVX2): the block sizes matter little (MC 96..288, KC 192..512, NC 512..4096
+// within 5%); the packing cost is what separates it from OpenBLAS on the conv shapes.
+constexpr int64_t NV = 2, NR = NV * vec::kLanes;
+#ifdef __AVX512F__
+constexpr int64_t MR = 8, MC = 256, KC = 192, NC = 4096;
+#else
+constexpr int64_t MR = 6, MC = 264, KC = 256, NC = 4096;
+#endif
+static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks hold whole register tiles");
 
 inline float load_a(bool t, const float* A, int64_t lda, int64_t i, int64_t k) {
   return t ? A[k * lda + i] : A[i * lda + k];
@@ -24,74 +37,147 @@ inline float load_b(bool t, const float* B, int64_t ldb, int64_t k, int64_t j) {
 }
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into MR-row strips, k-major within a strip, zero-padded.
+// Whole strips copy MR values per k with constant trip counts (no per-element branching).
 void pack_a(bool t, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
             float* dst) {
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int64_t mr = std::min(MR, mc - ir);
-    for (int64_t k = 0; k < kc; ++k) {
-      for (int64_t i = 0; i < mr; ++i) dst[i] = load_a(t, A, lda, i0 + ir + i, p0 + k);
-      for (int64_t i = mr; i < MR; ++i) dst[i] = 0.f;
-      dst += MR;
+    if (mr == MR && t) {
+      for (int64_t k = 0; k < kc; ++k, dst += MR)
+        std::memcpy(dst, A + (p0 + k) * lda + i0 + ir, MR * sizeof(float));
+    } else if (mr == MR) {
+      const float* src = A + (i0 + ir) * lda + p0;
+      for (int64_t k = 0; k < kc; ++k, dst += MR)
+        for (int64_t i = 0; i < MR; ++i) dst[i] = src[i * lda + k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k, dst += MR) {
+        for (int64_t i = 0; i < mr; ++i) dst[i] = load_a(t, A, lda, i0 + ir + i, p0 + k);
+        for (int64_t i = mr; i < MR; ++i) dst[i] = 0.f;
+      }
     }
   }
 }
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column strips, k-major within a strip, zero-padded.
+// B not transposed: whole strips go kStripGroup at a time, so that each row of B is read in runs
+// of kStripGroup * NR floats (fewer pages and cache lines touched per byte than strip by strip).
+constexpr int64_t kStripGroup = 4;
+
+// dst[c * ldd + r] = src[r * ld + c] for an 8 x 8 block, through registers: the shuffles are the
+// unpack / shufps / 128-bit-lane steps of the usual AVX transpose.
+void transpose8x8(const float* src, int64_t ld, float* dst, int64_t ldd) {
+  using vec::F32x8;
+  typedef int I32x8 __attribute__((vector_size(32)));
+  F32x8 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], I32x8{0, 8, 1, 9, 4, 12, 5, 13});
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], I32x8{2, 10, 3, 11, 6, 14, 7, 15});
+  }
+  for (int h = 0; h < 8; h += 4) {
+    u[h] = __builtin_shuffle(t[h], t[h + 2], I32x8{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 1] = __builtin_shuffle(t[h], t[h + 2], I32x8{2, 3, 10, 11, 6, 7, 14, 15});
+    u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], I32x8{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], I32x8{2, 3, 10, 11, 6, 7, 14, 15});
+  }
+  for (int c = 0; c < 4; ++c) {
+    vec::store8(dst + c * ldd, __builtin_shuffle(u[c], u[c + 4], I32x8{0, 1, 2, 3, 8, 9, 10, 11}));
+    vec::store8(dst + (c + 4) * ldd, __builtin_shuffle(u[c], u[c + 4], I32x8{4, 5, 6, 7, 12, 13, 14, 15}));
+  }
+}
+
 void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
             float* dst) {
-  for (int64_t jr = 0; jr < nc; jr += NR) {
-    const int64_t nr = std::min(NR, nc - jr);
-    for (int64_t k = 0; k < kc; ++k) {
-      if (!t && nr == NR) {
-        std::memcpy(dst, B + (p0 + k) * ldb + j0 + jr, NR * sizeof(float));
-      } else {
-        for (int64_t j = 0; j < nr; ++j) dst[j] = load_b(t, B, ldb, p0 + k, j0 + jr + j);
-        for (int64_t j = nr; j < NR; ++j) dst[j] = 0.f;
+  int64_t jr = 0;
+  if (!t) {
+    const int64_t whole = nc / NR * NR;
+    for (; jr < whole; jr += kStripGroup * NR) {
+      const int64_t strips = std::min(kStripGroup, (whole - jr) / NR);
+      const float* src = B + p0 * ldb + j0 + jr;
+      float* d = dst + jr * kc;
+      for (int64_t k = 0; k < kc; ++k, src += ldb) {
+        __builtin_prefetch(src + 4 * ldb);
+        __builtin_prefetch(src + 4 * ldb + strips * NR - 1);
+        for (int64_t s = 0; s < strips; ++s)
+          std::memcpy(d + (s * kc + k) * NR, src + s * NR, NR * sizeof(float));
       }
-      dst += NR;
+    }
+    jr = whole;
+  } else {
+    // B transposed (stored N x K): whole strips and whole 8-blocks of k as 8 x 8 transposes
+    const int64_t whole = nc / NR * NR, k8 = kc / 8 * 8;
+    for (; jr < whole; jr += NR) {
+      const float* src = B + (j0 + jr) * ldb + p0;
+      float* d = dst + jr * kc;
+      for (int64_t k = 0; k < k8; k += 8)
+        for (int64_t j = 0; j < NR; j += 8) transpose8x8(src + j * ldb + k, ldb, d + k * NR + j, NR);
+      for (int64_t k = k8; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = src[j * ldb + k];
+    }
+  }
+  for (; jr < nc; jr += NR) {
+    const int64_t nr = std::min(NR, nc - jr);
+    float* d = dst + jr * kc;
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t j = 0; j < nr; ++j) d[j] = load_b(t, B, ldb, p0 + k, j0 + jr + j);
+      for (int64_t j = nr; j < NR; ++j) d[j] = 0.f;
+      d += NR;
     }
   }
 }
 
 // C[0:mr, 0:nr] = alpha * a*b + (first ? beta*C : C), a is MR x kc packed, b is kc x NR packed.
-// The MR x NR accumulator tile lives in registers (12 F32x8 = 12 YMM with AVX2).
+// The MR x (NVK * kLanes) accumulator tile lives in registers: NVK = NV, or 1 for a last strip of
+// C at most one vector wide (each lane's arithmetic is the same either way).
+template <int64_t NVK>
 void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t mr,
                   int64_t nr, float alpha, float beta, bool first) {
-  static_assert(NR == 16, "the microkernel holds two F32x8 per row");
-  using vec::F32x8;
-  F32x8 acc[MR][2];
-  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = vec::splat8(0.f);
+  using vec::F32v;
+  constexpr int64_t L = vec::kLanes, NV = NVK, NT = NVK * L;  // NT: the columns computed
+  for (int64_t i = 0; i < mr; ++i) {  // C's tile is read and written after the k loop
+    __builtin_prefetch(C + i * ldc, 1);
+    __builtin_prefetch(C + i * ldc + NT - 1, 1);
+  }
+  F32v acc[MR][NV];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int64_t v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const F32x8 b0 = vec::load8(b + k * NR), b1 = vec::load8(b + k * NR + 8);
+    F32v bk[NV];
+    for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * NR + v * L);
     const float* ak = a + k * MR;
     for (int64_t i = 0; i < MR; ++i) {
-      const F32x8 ai = vec::splat8(ak[i]);
-      acc[i][0] += ai * b0;
-      acc[i][1] += ai * b1;
+      const F32v ai = vec::splatv(ak[i]);
+      for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
     }
   }
-  const F32x8 va = vec::splat8(alpha), vb = vec::splat8(beta);
+  // C = alpha * acc + (first ? beta * C : C). Whole tiles and edge tiles may round differently
+  // (the compiler may fuse the whole tiles' multiply-add), but a tile's extent never depends on
+  // the thread count: slices start at multiples of MR / NR.
+  const F32v va = vec::splatv(alpha), vb = vec::splatv(beta);
+  if (mr == MR && nr == NT) {  // constant trip counts: the accumulators stay in registers
+    for (int64_t i = 0; i < MR; ++i) {
+      float* c = C + i * ldc;
+      for (int64_t v = 0; v < NV; ++v) {
+        F32v r = va * acc[i][v];
+        if (!first) {
+          r += vec::loadv(c + v * L);
+        } else if (beta != 0.f) {
+          r += vb * vec::loadv(c + v * L);
+        }
+        vec::storev(c + v * L, r);
+      }
+    }
+    return;
+  }
+  float tile[MR * NT];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int64_t v = 0; v < NV; ++v) vec::storev(tile + i * NT + v * L, va * acc[i][v]);
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
-    F32x8 r0 = va * acc[i][0], r1 = va * acc[i][1];
-    if (nr == NR) {
-      if (!first) {
-        r0 += vec::load8(c);
-        r1 += vec::load8(c + 8);
-      } else if (beta != 0.f) {
-        r0 += vb * vec::load8(c);
-        r1 += vb * vec::load8(c + 8);
-      }
-      vec::store8(c, r0);
-      vec::store8(c + 8, r1);
-    } else {
-      float tmp[NR];
-      vec::store8(tmp, r0);
-      vec::store8(tmp + 8, r1);
-      for (int64_t j = 0; j < nr; ++j) {
-        const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
-        c[j] = tmp[j] + prev;
-      }
+    for (int64_t j = 0; j < nr; ++j) {
+      const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
+      c[j] = tile[i * NT + j] + prev;
     }
   }
 }
@@ -105,25 +191,64 @@ PackBuffers& pack_buffers() {
   return bufs;
 }
 
-// One (ic, jc) tile of C over all of K, in fixed k order.
-void gemm_tile(bool ta, bool tb, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
-               float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-               float* C, int64_t ldc) {
+// K is summed in blocks of equal size (at most KC, a multiple of 8): no short last block. The
+// blocks depend on K only, so every element of C is summed in the same order whatever the split.
+int64_t k_block(int64_t K) {
+  const int64_t blocks = (K + KC - 1) / KC;
+  return std::min(KC, ((K + blocks - 1) / blocks + 7) / 8 * 8);
+}
+
+// Every MR x NR tile of C[0:mc, 0:nc] from packed blocks a (mc x kc) and b (kc x nc).
+void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, const float* b, float* C,
+                  int64_t ldc, float alpha, float beta, bool first) {
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min(NR, nc - jr);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      (nr <= vec::kLanes ? micro_kernel<1> : micro_kernel<NV>)(
+          kc, a + ir * kc, b + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha,
+          beta, first);
+    }
+  }
+}
+
+// C[i0:i0+m, j0:j0+n] on the calling thread, BLIS loop order: for each kc x nc panel of B (packed
+// once), for each mc x kc block of A (packed), every MR x NR tile. When A is a single block
+// (m <= MC; the conv GEMMs: M = filters), B is used once: it is packed kStripGroup strips at a
+// time and used at once, from L2, instead of a whole panel written out to L3 and read back.
+void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, int64_t K,
+                float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                float* C, int64_t ldc) {
   PackBuffers& buf = pack_buffers();
-  const int64_t mc_pad = (mc + MR - 1) / MR * MR, nc_pad = (nc + NR - 1) / NR * NR;
-  if ((int64_t)buf.a.size() < mc_pad * KC) buf.a.resize(mc_pad * KC);
-  if ((int64_t)buf.b.size() < nc_pad * KC) buf.b.resize(nc_pad * KC);
-  for (int64_t p0 = 0; p0 < K; p0 += KC) {
-    const int64_t kc = std::min(KC, K - p0);
-    const bool first = p0 == 0;
-    pack_b(tb, B, ldb, p0, kc, j0, nc, buf.b.data());
-    pack_a(ta, A, lda, i0, mc, p0, kc, buf.a.data());
-    for (int64_t jr = 0; jr < nc; jr += NR) {
-      const int64_t nr = std::min(NR, nc - jr);
-      for (int64_t ir = 0; ir < mc; ir += MR) {
-        const int64_t mr = std::min(MR, mc - ir);
-        micro_kernel(kc, buf.a.data() + ir * kc, buf.b.data() + jr * kc,
-                     C + (i0 + ir) * ldc + j0 + jr, ldc, mr, nr, alpha, beta, first);
+  const int64_t kb = k_block(K);
+  const bool one_block = m <= MC;
+  const int64_t nc_step = one_block ? kStripGroup * NR : NC;
+  const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  const int64_t nc_max = std::min(nc_step, (n + NR - 1) / NR * NR);
+  if ((int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
+  if ((int64_t)buf.b.size() < nc_max * kb) buf.b.resize(nc_max * kb);
+  if (one_block) {
+    for (int64_t p0 = 0; p0 < K; p0 += kb) {
+      const int64_t kc = std::min(kb, K - p0);
+      pack_a(ta, A, lda, i0, m, p0, kc, buf.a.data());
+      for (int64_t jc = 0; jc < n; jc += nc_step) {
+        const int64_t nc = std::min(nc_step, n - jc);
+        pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
+        macro_kernel(kc, m, nc, buf.a.data(), buf.b.data(), C + i0 * ldc + j0 + jc, ldc, alpha,
+                     beta, p0 == 0);
+      }
+    }
+    return;
+  }
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = std::min(NC, n - jc);
+    for (int64_t p0 = 0; p0 < K; p0 += kb) {
+      const int64_t kc = std::min(kb, K - p0);
+      pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        pack_a(ta, A, lda, i0 + ic, mc, p0, kc, buf.a.data());
+        macro_kernel(kc, mc, nc, buf.a.data(), buf.b.data(), C + (i0 + ic) * ldc + j0 + jc, ldc,
+                     alpha, beta, p0 == 0);
       }
     }
   }
@@ -134,6 +259,14 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
 }
 
+int max_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc) {
@@ -142,20 +275,29 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
-  const int64_t tiles = tiles_m * tiles_n;
-  auto run = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t i0 = (t % tiles_m) * MC, j0 = (t / tiles_m) * NC;
-      gemm_tile(ta, tb, i0, std::min(MC, M - i0), j0, std::min(NC, N - j0), K, alpha, A, lda, B,
-                ldb, beta, C, ldc);
+  // Threads take equal slices of C's columns (each packs its own part of B, all of A) or, when C
+  // is taller than wide, of its rows (each packs its part of A, all of B): whole tiles, no shared
+  // buffers, no barriers. The slicing never changes an element's arithmetic.
+  const int64_t threads = parallel && M * N * K > (1 << 20) ? max_threads() : 1;
+  const bool by_cols = N >= M;
+  const int64_t unit = by_cols ? NR : MR, units = ((by_cols ? N : M) + unit - 1) / unit;
+  const int64_t parts = std::max<int64_t>(1, std::min(threads, units));
+  auto run = [&](int64_t part0, int64_t part1) {
+    for (int64_t t = part0; t < part1; ++t) {
+      const int64_t lo = t * units / parts * unit, hi = (t + 1) * units / parts * unit;
+      if (by_cols) {
+        const int64_t j1 = std::min(hi, N);
+        gemm_block(ta, tb, 0, M, lo, j1 - lo, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      } else {
+        const int64_t i1 = std::min(hi, M);
+        gemm_block(ta, tb, lo, i1 - lo, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      }
     }
   };
-  const int64_t flops = M * N * K;
-  if (parallel && tiles > 1 && flops > (1 << 18))
-    parallel_for(0, tiles, 0, run);
+  if (parts > 1)
+    parallel_for(0, parts, 0, run);
   else
-    run(0, tiles);
+    run(0, 1);
 }
 
 }  // namespace

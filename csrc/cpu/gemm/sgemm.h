@@ -3,10 +3,12 @@
 //   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
 //   op(A) = A (row-major, lda >= K) or A^T (A stored K x M, lda >= M); likewise for B.
 //
-// Cache-blocked and packed (BLIS loop order: jc -> pc -> ic -> microkernel). Each element of C is
-// accumulated over K in the same order whatever the thread count, so results are bit-identical
-// with 1 or many threads. sgemm() uses OpenMP over (ic, jc) tiles unless called from inside a
-// parallel region; sgemm_serial() never spawns threads (for use inside per-sample parallel loops).
+// Cache-blocked and packed (BLIS loop order: jc -> pc -> ic -> microkernel), with a register tile
+// per ISA (6x16 YMM on avx2, 8x32 ZMM on avx512). Each element of C is accumulated over K in the
+// same order whatever the thread count, so results are bit-identical with 1 or many threads and
+// between sgemm and sgemm_serial. sgemm() gives each OpenMP thread a slice of C's columns (or rows)
+// unless called from inside a parallel region; sgemm_serial() never spawns threads (for use inside
+// per-sample parallel loops).
 #pragma once
 #include <cstdint>
 

@@ -9,8 +9,9 @@
 // and defining them (csrc/cpu/kernels/<fam>.cpp):
 //   namespace fastcnn::cpu::FASTCNN_ISA_NAME { void foo_forward(...) { ... } }
 //
-// Built ISAs today: baseline, and avx2 (AVX2 + FMA) on x86-64. Adding one (avx512): its flags in
-// CMakeLists.txt, its namespace in the two macros below, its case in cpu_features.cpp.
+// Built ISAs: baseline everywhere; on x86-64 also avx2 (AVX2 + FMA) and avx512 (F/BW/VL/DQ, with
+// AVX2 + FMA). Adding one: its flags in CMakeLists.txt, its namespace in the two macros below, its
+// case in cpu_features.cpp.
 #pragma once
 #include <string>
 #include <vector>
@@ -34,19 +35,24 @@ std::vector<std::string> cpu_isas();    // ISAs this CPU and OS can run
 
 }  // namespace fastcnn
 
-// Declares a family's kernels in every built ISA's namespace (FASTCNN_BUILT_<ISA> come from CMake).
-#ifdef FASTCNN_BUILT_AVX2
+// Declares a family's kernels in every built ISA's namespace (FASTCNN_BUILT_<ISA> come from CMake;
+// x86-64 builds all three, other architectures only the baseline).
+#ifdef FASTCNN_BUILT_AVX512
 #define FASTCNN_DECLARE_KERNELS(decls) \
   namespace fastcnn::cpu::baseline {   \
   decls                                \
   }                                    \
   namespace fastcnn::cpu::avx2 {       \
   decls                                \
+  }                                    \
+  namespace fastcnn::cpu::avx512 {     \
+  decls                                \
   }
-// The kernel of the ISA chosen at first use; a well-predicted branch per call.
-#define FASTCNN_DISPATCH(fn)                                                            \
-  (::fastcnn::active_isa() == ::fastcnn::Isa::avx2 ? &::fastcnn::cpu::avx2::fn \
-                                                    : &::fastcnn::cpu::baseline::fn)
+// The kernel of the ISA chosen at first use; well-predicted branches per call.
+#define FASTCNN_DISPATCH(fn)                                                                   \
+  (::fastcnn::active_isa() == ::fastcnn::Isa::avx512 ? &::fastcnn::cpu::avx512::fn           \
+   : ::fastcnn::active_isa() == ::fastcnn::Isa::avx2 ? &::fastcnn::cpu::avx2::fn             \
+                                                     : &::fastcnn::cpu::baseline::fn)
 #else
 #define FASTCNN_DECLARE_KERNELS(decls) \
   namespace fastcnn::cpu::baseline {   \
