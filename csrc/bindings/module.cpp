@@ -43,6 +43,7 @@ PYBIND11_MODULE(_C, m) {
     d["openmp"] = py::none();
 #endif
     d["build_type"] = FASTCNN_BUILD_TYPE;
+    d["build_dir"] = FASTCNN_BUILD_DIR;  // where the per-ISA objects were (tools/check_isa.py)
 #ifdef FASTCNN_SANITIZE
     d["sanitizers"] = "address,undefined";
 #else
