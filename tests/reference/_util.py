@@ -24,8 +24,15 @@ def rel_err(got, want) -> float:
     return float(num / den) if den > 0 else float(num)
 
 
-def assert_close(got, want, tol: float = 1e-5, what: str = "") -> None:
-    e = rel_err(got, want)
+def assert_close(got, want, tol: float = 1e-5, what: str = "", scale=None) -> None:
+    """||got - want|| <= tol * ||want||; with `scale` (the same sums over absolute values, e.g. the
+    op applied to |x| and |w|), relative to ||scale|| instead: the measure for sums whose terms
+    cancel, where float32 rounding is relative to the terms, not to the small result."""
+    if scale is None:
+        e = rel_err(got, want)
+    else:
+        diff = np.asarray(got, np.float64) - np.asarray(want, np.float64)
+        e = float(np.linalg.norm(diff.ravel()) / max(np.linalg.norm(np.ravel(scale)), 1e-300)) if diff.size else 0.0
     assert e <= tol, f"{what} relative error {e:.3g} > {tol:g}"
 
 
