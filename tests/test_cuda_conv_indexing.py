@@ -99,6 +99,11 @@ CONV_CASES = [
     ((2, 66, 16, 16), (2145, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 33),    # 128x128 tiles
     ((1, 2, 130, 130), (40, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),      # 128x64 tiles
     ((1, 40, 6, 6), (40, 40, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),        # few rows, deep reduction
+    ((1, 2, 5, 6), (3, 2, 1, 1), (2, 2), (2, 3, 2, 1), (1, 1), 1),           # padding beyond the kernel
+    ((2, 3, 12, 11), (4, 3, 3, 3), (2, 2), (2, 1, 3, 0), (3, 3), 1),         # dilation 3 > stride 2
+    ((1, 2, 14, 13), (2, 2, 3, 3), (3, 3), (1, 1, 1, 1), (3, 3), 1),         # dilation = stride = 3
+    ((1, 2, 20, 19), (3, 2, 3, 2), (4, 4), (3, 2, 1, 3), (6, 6), 1),         # stride 4, dilation 6
+    ((2, 4, 6, 6), (4, 2, 2, 2), (3, 3), (5, 5, 4, 6), (1, 1), 2),           # pad > stride > kernel, groups
 ]
 
 
@@ -134,6 +139,8 @@ TRANSPOSE_CASES = [
     ((2, 4, 5, 6), (4, 3, 3, 3), (2, 2), (1, 1), (1, 1), 1, (1, 1)),
     ((1, 4, 4, 5), (4, 2, 3, 2), (3, 2), (1, 0), (2, 1), 2, (2, 1)),
     ((2, 3, 3, 3), (3, 2, 4, 4), (2, 2), (0, 1), (0, 0), 1, (1, 1)),
+    ((1, 2, 4, 5), (2, 3, 3, 3), (2, 2), (1, 2), (2, 2), 1, (3, 3)),   # output_padding >= stride (< dilation)
+    ((2, 4, 3, 4), (4, 1, 2, 3), (3, 1), (2, 0), (0, 0), 4, (1, 2)),   # depthwise, padding > kernel extent
 ]
 
 
@@ -164,7 +171,7 @@ def test_conv_transpose2d(emu, case, tensor):
 
 
 @pytest.mark.parametrize("tensor", [False, True], ids=["simt", "wmma"])
-@pytest.mark.parametrize("N,C,K", [(5, 7, 3), (130, 70, 40), (300, 1, 2), (3, 200, 150)])
+@pytest.mark.parametrize("N,C,K", [(5, 7, 3), (130, 70, 40), (300, 1, 2), (3, 200, 150), (0, 5, 3), (4, 0, 3)])
 def test_linear(emu, N, C, K, tensor):
     rng = np.random.default_rng(N + C + K)
     x = rng.standard_normal((N, C)).astype(np.float32)

@@ -39,6 +39,7 @@ gemm_simt(const Prob p, float* __restrict__ ws, int64_t kchunk, int splits, int 
   static_assert(kThreads % BM == 0 && kThreads % BN == 0 && A_PER >= 1 && B_PER >= 1, "load slots");
   __shared__ __align__(16) float As[2][BK][BM];
   __shared__ __align__(16) float Bs[2][BK][BN];
+  static_assert(sizeof(As) + sizeof(Bs) <= 48 * 1024, "static shared memory is limited to 48 KB");
 
   const int tid = threadIdx.x;
   const int split = static_cast<int>(blockIdx.z) % splits;
@@ -168,6 +169,13 @@ gemm_wmma(const Prob p, float* __restrict__ ws, int64_t kchunk, int splits, int 
   constexpr int kTileBytes = (BK * LDA + BK * LDB) * static_cast<int>(sizeof(Elem));
   constexpr int kScratchBytes = (kThreads / 32) * 256 * static_cast<int>(sizeof(float));
   __shared__ __align__(128) unsigned char smem[kTileBytes > kScratchBytes ? kTileBytes : kScratchBytes];
+  // load/store_matrix_sync need 32-byte aligned pointers and a leading dimension of a multiple of 16
+  // bytes: every fragment starts at a multiple of KS rows and 16 columns of As/Bs (Bs right after As).
+  static_assert(sizeof(smem) <= 48 * 1024, "static shared memory is limited to 48 KB");
+  static_assert((LDA * sizeof(Elem)) % 16 == 0 && (LDB * sizeof(Elem)) % 16 == 0, "wmma ldm");
+  static_assert((KS * LDA * sizeof(Elem)) % 32 == 0 && (KS * LDB * sizeof(Elem)) % 32 == 0 &&
+                    (16 * sizeof(Elem)) % 32 == 0 && (BK * LDA * sizeof(Elem)) % 32 == 0,
+                "wmma fragment pointers 32-byte aligned");
   Elem* As = reinterpret_cast<Elem*>(smem);
   Elem* Bs = As + BK * LDA;
 
