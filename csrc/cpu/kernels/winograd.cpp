@@ -1,0 +1,308 @@
+// Winograd F(4x4, 3x3) (see winograd.h). x is (N,C,H,W), w is (K,C,3,3), y is (N,K,P,Q).
+//
+// The tiles of the whole batch are numbered (n, tile row, tile column) and processed in blocks of
+// `strips` x 16 tiles, one block at a time per thread, so that a block's transformed data stays
+// in cache: input transform into V, 36 GEMMs into M, output transform into y.
+//  - V[xi][strip][c][16]: the GEMMs' B operand, already in the packed layout of the microkernel
+//    (16 tiles per strip, channel-major), so no packing pass.
+//  - U[xi][kstrip][c][6]: the transformed filters packed as the A operand (6 filters per strip,
+//    zero rows past K); computed once per call, before the parallel loop (a few MFLOP).
+//  - M[xi][strip][k][16]: the GEMMs' output, read back by the output transform.
+// The transforms are vectorized over 8 tiles (one vector lane per tile).
+#include "cpu/kernels/winograd.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cpu/vec/vec.h"
+#include "fastcnn/parallel.h"
+
+namespace fastcnn::cpu::FASTCNN_ISA_NAME {
+
+namespace {
+
+using vec::F32x8;
+
+constexpr int64_t kXi = 36;           // 6 x 6 transform-domain points
+constexpr int64_t MR = 6, NR = 16;    // GEMM register tile: 6 filters x 16 tiles
+constexpr int64_t kMaxStrips = 4;     // tiles per block: up to 64
+
+int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+template <int Slot>
+float* workspace(int64_t size) {
+  static thread_local std::vector<float> ws;
+  if ((int64_t)ws.size() < size) ws.resize(size);
+  return ws.data();
+}
+
+struct Geometry {
+  int64_t TH, TW, per_image, tiles;  // tile rows and columns of one image; tiles of the batch
+  int64_t Kp;                        // K rounded up to MR
+  int64_t strips, blocks;            // strips of NR tiles per block; blocks of the batch
+};
+
+Geometry geometry(const Conv2dParams& p) {
+  Geometry g;
+  g.TH = (p.P + 3) / 4;
+  g.TW = (p.Q + 3) / 4;
+  g.per_image = g.TH * g.TW;
+  g.tiles = p.N * g.per_image;
+  g.Kp = (p.K + MR - 1) / MR * MR;
+  // Enough blocks for every thread (the blocking never changes the results, only the speed).
+  const int64_t all_strips = (g.tiles + NR - 1) / NR;
+  g.strips = std::max<int64_t>(1, std::min(kMaxStrips, all_strips / max_threads()));
+  g.blocks = (all_strips + g.strips - 1) / g.strips;
+  return g;
+}
+
+// ---- transforms -------------------------------------------------------------------------------
+
+// t = B^T d for a column of 6 values.
+inline void input_1d(F32x8 d0, F32x8 d1, F32x8 d2, F32x8 d3, F32x8 d4, F32x8 d5, F32x8* t,
+                     int64_t ts) {
+  const F32x8 two = vec::splat8(2.f), four = vec::splat8(4.f), five = vec::splat8(5.f);
+  t[0] = four * d0 - five * d2 + d4;
+  t[ts] = (d4 + d3) - four * (d1 + d2);
+  t[2 * ts] = (d4 - d3) + four * (d1 - d2);
+  t[3 * ts] = (d4 - d2) + two * (d3 - d1);
+  t[4 * ts] = (d4 - d2) - two * (d3 - d1);
+  t[5 * ts] = four * d1 - five * d3 + d5;
+}
+
+// o = A^T m for a column of 6 values.
+inline void output_1d(F32x8 m0, F32x8 m1, F32x8 m2, F32x8 m3, F32x8 m4, F32x8 m5, F32x8* o,
+                      int64_t os) {
+  const F32x8 two = vec::splat8(2.f), four = vec::splat8(4.f), eight = vec::splat8(8.f);
+  const F32x8 a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+  o[0] = m0 + a + c;
+  o[os] = b + two * d;
+  o[2 * os] = a + four * c;
+  o[3 * os] = b + eight * d + m5;
+}
+
+// U[xi][k / MR][c][k % MR] = (G g G^T)[xi] for the filter g = filter(k, c) (3x3, row-major),
+// computed in double; rows k in [K, Kp) are zero.
+template <typename Filter>
+void transform_filters(int64_t K, int64_t C, int64_t Kp, const Filter& filter, float* U) {
+  static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  const int64_t kstrips = Kp / MR;
+  parallel_for(0, kstrips, 0, [&](int64_t s0, int64_t s1) {
+    for (int64_t ks = s0; ks < s1; ++ks)
+      for (int64_t kk = 0; kk < MR; ++kk) {
+        const int64_t k = ks * MR + kk;
+        for (int64_t c = 0; c < C; ++c) {
+          double u[6][6] = {};
+          if (k < K) {
+            const float* g = filter(k, c);
+            double gt[6][3];  // G g
+            for (int i = 0; i < 6; ++i)
+              for (int j = 0; j < 3; ++j)
+                gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            for (int i = 0; i < 6; ++i)
+              for (int j = 0; j < 6; ++j)
+                u[i][j] = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2];
+          }
+          for (int64_t xi = 0; xi < kXi; ++xi)
+            U[((xi * kstrips + ks) * C + c) * MR + kk] = static_cast<float>(u[xi / 6][xi % 6]);
+        }
+      }
+  });
+}
+
+// Where the 8 tiles [t, t+8) of a block lie; lanes past the batch's tiles are marked invalid.
+struct Lanes {
+  int64_t n[8], oy[8], ox[8];
+  bool valid[8];
+};
+
+Lanes lanes_of(const Geometry& g, int64_t t, int64_t pad_top, int64_t pad_left) {
+  Lanes L;
+  for (int l = 0; l < 8; ++l) {
+    const int64_t tile = t + l;
+    L.valid[l] = tile < g.tiles;
+    const int64_t n = L.valid[l] ? tile / g.per_image : 0, r = tile % g.per_image;
+    L.n[l] = n;
+    L.oy[l] = (r / g.TW) * 4 - pad_top;
+    L.ox[l] = (r % g.TW) * 4 - pad_left;
+  }
+  return L;
+}
+
+// V[xi][strip][c][NR] for the block's tiles [t0, t0 + nt): the 6x6 window at (oy, ox) of each tile
+// (zeros outside x), transformed.
+void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, int64_t t0,
+                     int64_t nt, float* V) {
+  const int64_t C = p.C, H = p.H, W = p.W, HW = H * W, S = g.strips;
+  const int64_t lanes = (nt + NR - 1) / NR * NR;
+  alignas(32) float buf[kXi][8];
+  for (int64_t l8 = 0; l8 < lanes; l8 += 8) {
+    const Lanes L = lanes_of(g, t0 + l8, p.pad_top, p.pad_left);
+    bool inside[8];
+    for (int l = 0; l < 8; ++l)
+      inside[l] = L.valid[l] && L.oy[l] >= 0 && L.oy[l] + 6 <= H && L.ox[l] >= 0 && L.ox[l] + 6 <= W;
+    float* v_at = V + (l8 / NR) * C * NR + l8 % NR;
+    for (int64_t c = 0; c < C; ++c) {
+      for (int l = 0; l < 8; ++l) {
+        const float* plane = x + (L.n[l] * C + c) * HW;
+        if (inside[l]) {
+          const float* src = plane + L.oy[l] * W + L.ox[l];
+          for (int i = 0; i < 6; ++i)
+            for (int j = 0; j < 6; ++j) buf[i * 6 + j][l] = src[i * W + j];
+          continue;
+        }
+        for (int i = 0; i < 6; ++i) {
+          const int64_t iy = L.oy[l] + i;
+          const bool row_ok = L.valid[l] && iy >= 0 && iy < H;
+          for (int j = 0; j < 6; ++j) {
+            const int64_t ix = L.ox[l] + j;
+            buf[i * 6 + j][l] = row_ok && ix >= 0 && ix < W ? plane[iy * W + ix] : 0.f;
+          }
+        }
+      }
+      F32x8 d[kXi], t[kXi];
+      for (int e = 0; e < kXi; ++e) d[e] = vec::load8(buf[e]);
+      for (int j = 0; j < 6; ++j)  // columns: t = B^T d
+        input_1d(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t + j, 6);
+      for (int i = 0; i < 6; ++i)  // rows: V = t B
+        input_1d(t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5],
+                 d + 6 * i, 1);
+      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + (xi * S * C + c) * NR, d[xi]);
+    }
+  }
+}
+
+// y[n, k, 4*ty + a, 4*tx + b] = (A^T M A)[a][b] + bias[k] for the block's tiles, inside (P, Q).
+void transform_output(const Conv2dParams& p, const Geometry& g, const float* M, const float* bias,
+                      int64_t t0, int64_t nt, float* y) {
+  const int64_t K = p.K, P = p.P, Q = p.Q, PQ = P * Q, S = g.strips, Kp = g.Kp;
+  alignas(32) float buf[16][8];
+  for (int64_t l8 = 0; l8 < nt; l8 += 8) {
+    const Lanes L = lanes_of(g, t0 + l8, 0, 0);
+    int64_t rows[8], cols[8];
+    for (int l = 0; l < 8; ++l) {
+      rows[l] = L.valid[l] ? std::min<int64_t>(4, P - L.oy[l]) : 0;
+      cols[l] = std::min<int64_t>(4, Q - L.ox[l]);
+    }
+    const float* m_at = M + (l8 / NR) * Kp * NR + l8 % NR;
+    for (int64_t k = 0; k < K; ++k) {
+      F32x8 m[kXi], r[24], o[16];
+      for (int64_t xi = 0; xi < kXi; ++xi) m[xi] = vec::load8(m_at + (xi * S * Kp + k) * NR);
+      for (int j = 0; j < 6; ++j)  // columns: r = A^T m
+        output_1d(m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j], r + j, 6);
+      for (int a = 0; a < 4; ++a)  // rows: o = r A
+        output_1d(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5],
+                  o + 4 * a, 1);
+      const F32x8 bk = vec::splat8(bias ? bias[k] : 0.f);
+      for (int e = 0; e < 16; ++e) vec::store8(buf[e], o[e] + bk);
+      for (int l = 0; l < 8; ++l) {
+        float* dst = y + (L.n[l] * K + k) * PQ + L.oy[l] * Q + L.ox[l];
+        for (int64_t a = 0; a < rows[l]; ++a)
+          for (int64_t b = 0; b < cols[l]; ++b) dst[a * Q + b] = buf[a * 4 + b][l];
+      }
+    }
+  }
+}
+
+// ---- the transform-domain GEMMs ---------------------------------------------------------------
+
+// c[0:MR, 0:NR] = a (kc x MR packed) . b (kc x NR packed), summed over kc in order; 12 vector
+// accumulators.
+inline void micro_kernel(int64_t kc, const float* a, const float* b, float* c) {
+  F32x8 acc[MR][2];
+  for (int64_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = vec::splat8(0.f);
+  for (int64_t k = 0; k < kc; ++k) {
+    const F32x8 b0 = vec::load8(b + k * NR), b1 = vec::load8(b + k * NR + 8);
+    const float* ak = a + k * MR;
+    for (int64_t i = 0; i < MR; ++i) {
+      const F32x8 ai = vec::splat8(ak[i]);
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+  }
+  for (int64_t i = 0; i < MR; ++i) {
+    vec::store8(c + i * NR, acc[i][0]);
+    vec::store8(c + i * NR + 8, acc[i][1]);
+  }
+}
+
+// M[xi][s] (Kp, NR) = U[xi] (Kp, C) . V[xi][s] (C, NR) for the block's first `used` strips. A strip
+// of V (C x 16) stays in L1 while all of U[xi] streams past it from L2.
+void block_gemm(int64_t C, const Geometry& g, int64_t used, const float* U, const float* V,
+                float* M) {
+  const int64_t S = g.strips, Kp = g.Kp, kstrips = Kp / MR;
+  for (int64_t xi = 0; xi < kXi; ++xi)
+    for (int64_t s = 0; s < used; ++s) {
+      const float* b = V + (xi * S + s) * C * NR;
+      float* m = M + (xi * S + s) * Kp * NR;
+      for (int64_t ks = 0; ks < kstrips; ++ks)
+        micro_kernel(C, U + (xi * kstrips + ks) * C * MR, b, m + ks * MR * NR);
+    }
+}
+
+// y = the conv of x with the transformed filters U, + bias.
+void winograd_run(const Conv2dParams& p, const float* x, const float* U, const float* bias,
+                  float* y) {
+  const Geometry g = geometry(p);
+  const int64_t block_tiles = g.strips * NR;
+  parallel_for(0, g.blocks, 0, [&](int64_t b0, int64_t b1) {
+    float* V = workspace<0>(kXi * g.strips * p.C * NR);
+    float* M = workspace<1>(kXi * g.strips * g.Kp * NR);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t t0 = blk * block_tiles, nt = std::min(block_tiles, g.tiles - t0);
+      transform_input(p, g, x, t0, nt, V);
+      block_gemm(p.C, g, (nt + NR - 1) / NR, U, V, M);
+      transform_output(p, g, M, bias, t0, nt, y);
+    }
+  });
+}
+
+}  // namespace
+
+// 3x3, stride 1, dilation 1, one group: the shapes Winograd computes. It pays (measured, see
+// benchmarks/README.md) once the GEMMs are big enough to hide the transforms: at least 16 input
+// channels and 16 filters.
+bool winograd_applies(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
+         p.dil_w == 1 && p.groups == 1 && p.N > 0 && p.P > 0 && p.Q > 0 && p.C >= 16 && p.K >= 16;
+}
+
+// x is (N,C,H,W), w is (K,C,3,3), b is (K,) or null, y is (N,K,P,Q).
+void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                      float* y) {
+  const int64_t Kp = (p.K + MR - 1) / MR * MR;
+  float* U = workspace<2>(kXi * Kp * p.C);
+  transform_filters(p.K, p.C, Kp, [&](int64_t k, int64_t c) { return w + (k * p.C + c) * 9; }, U);
+  winograd_run(p, x, U, b, y);
+}
+
+// dy is (N,K,P,Q), w is (K,C,3,3), b is (C,) or null, dx is (N,C,H,W): the forward conv of dy with
+// w rotated by 180 degrees and its channel axes swapped, padding 2 - pad (negative: a crop).
+void winograd_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
+                            float* dx) {
+  const Conv2dParams q{p.N, p.K, p.P, p.Q, p.C, 3, 3, p.H, p.W, 1, 1, 2 - p.pad_top,
+                       2 - p.pad_left, 1, 1, 1};
+  const int64_t Kp = (q.K + MR - 1) / MR * MR;
+  float* U = workspace<2>(kXi * Kp * q.C);
+  float* flipped = workspace<3>(9 * q.K * q.C);
+  // flipped[c][k] = w[k][c] rotated, as the filters (C, K, 3, 3) of the flipped problem.
+  for (int64_t k = 0; k < p.K; ++k)
+    for (int64_t c = 0; c < p.C; ++c)
+      for (int e = 0; e < 9; ++e) flipped[(c * p.K + k) * 9 + 8 - e] = w[(k * p.C + c) * 9 + e];
+  transform_filters(q.K, q.C, Kp, [&](int64_t k, int64_t c) { return flipped + (k * q.C + c) * 9; },
+                    U);
+  winograd_run(q, dy, U, b, dx);
+}
+
+}  // namespace fastcnn::cpu::FASTCNN_ISA_NAME
