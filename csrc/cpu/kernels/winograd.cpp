@@ -12,7 +12,13 @@
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
+#include <chrono>
+#include <ctime>
+static double tcpu(){timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+1e-9*t.tv_nsec;}
+#include <cstdio>
+#include <cstdlib>
 
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
@@ -46,6 +52,7 @@ struct Geometry {
   int64_t TH, TW, per_image, tiles;  // tile rows and columns of one image; tiles of the batch
   int64_t Kp;                        // K rounded up to MR
   int64_t strips, blocks;            // strips of NR tiles per block; blocks of the batch
+  int64_t v_stride, m_stride;        // floats from one xi to the next in V and M
 };
 
 Geometry geometry(const Conv2dParams& p) {
@@ -59,6 +66,10 @@ Geometry geometry(const Conv2dParams& p) {
   const int64_t all_strips = (g.tiles + NR - 1) / NR;
   g.strips = std::max<int64_t>(1, std::min(kMaxStrips, all_strips / max_threads()));
   g.blocks = (all_strips + g.strips - 1) / g.strips;
+  // One cache line more than the data, so that the 36 planes do not all map to the same cache set
+  // (a power-of-two stride made the transforms 2x slower).
+  g.v_stride = g.strips * p.C * NR + 16;
+  g.m_stride = g.strips * g.Kp * NR + 16;
   return g;
 }
 
@@ -140,79 +151,123 @@ Lanes lanes_of(const Geometry& g, int64_t t, int64_t pad_top, int64_t pad_left) 
   return L;
 }
 
+// r[0..7] (8 rows of 8) -> c[0..7] (its 8 columns): c[j][i] = r[i][j].
+inline void transpose8(const F32x8* r, F32x8* c) {
+#define FASTCNN_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+  F32x8 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = FASTCNN_SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = FASTCNN_SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = FASTCNN_SHUF(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+    s[i + 1] = FASTCNN_SHUF(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    s[i + 2] = FASTCNN_SHUF(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+    s[i + 3] = FASTCNN_SHUF(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  for (int j = 0; j < 4; ++j) {
+    c[j] = FASTCNN_SHUF(s[j], s[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    c[j + 4] = FASTCNN_SHUF(s[j], s[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+#undef FASTCNN_SHUF
+}
+
 // V[xi][strip][c][NR] for the block's tiles [t0, t0 + nt): the 6x6 window at (oy, ox) of each tile
-// (zeros outside x), transformed.
+// (zeros outside x), transformed. Each window row is read as 8 floats (6 used): one vector load
+// when they lie inside x, else a zero-padded copy; an 8x8 transpose puts one tile in each lane.
 void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, int64_t t0,
                      int64_t nt, float* V) {
-  const int64_t C = p.C, H = p.H, W = p.W, HW = H * W, S = g.strips;
-  const int64_t lanes = (nt + NR - 1) / NR * NR;
-  alignas(32) float buf[kXi][8];
-  for (int64_t l8 = 0; l8 < lanes; l8 += 8) {
-    const Lanes L = lanes_of(g, t0 + l8, p.pad_top, p.pad_left);
-    bool inside[8];
-    for (int l = 0; l < 8; ++l)
-      inside[l] = L.valid[l] && L.oy[l] >= 0 && L.oy[l] + 6 <= H && L.ox[l] >= 0 && L.ox[l] + 6 <= W;
-    float* v_at = V + (l8 / NR) * C * NR + l8 % NR;
-    for (int64_t c = 0; c < C; ++c) {
-      for (int l = 0; l < 8; ++l) {
-        const float* plane = x + (L.n[l] * C + c) * HW;
-        if (inside[l]) {
-          const float* src = plane + L.oy[l] * W + L.ox[l];
-          for (int i = 0; i < 6; ++i)
-            for (int j = 0; j < 6; ++j) buf[i * 6 + j][l] = src[i * W + j];
-          continue;
-        }
-        for (int i = 0; i < 6; ++i) {
+  const int64_t C = p.C, H = p.H, W = p.W, HW = H * W;
+  const int64_t groups = (nt + NR - 1) / NR * NR / 8;
+  alignas(32) float edge[6][8][8];  // the window rows of the lanes that are not inside
+  Lanes lanes[kMaxStrips * NR / 8];
+  bool inside[kMaxStrips * NR / 8][8], all_inside[kMaxStrips * NR / 8];
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const Lanes& L = lanes[gi] = lanes_of(g, t0 + 8 * gi, p.pad_top, p.pad_left);
+    all_inside[gi] = true;
+    for (int l = 0; l < 8; ++l) {
+      inside[gi][l] =
+          L.valid[l] && L.oy[l] >= 0 && L.oy[l] + 6 <= H && L.ox[l] >= 0 && L.ox[l] + 8 <= W;
+      all_inside[gi] = all_inside[gi] && inside[gi][l];
+    }
+  }
+  // Channel by channel, so that the tiles' rows of one plane are read together.
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const Lanes& L = lanes[gi];
+      float* v_at = V + (gi * 8 / NR) * C * NR + gi * 8 % NR;
+      F32x8 d[kXi + 2], t[kXi];  // d[6i .. 6i+7]: row i's 8 columns (the last 2 overwritten)
+      for (int i = 0; i < 6; ++i) {
+        F32x8 rows[8];
+        for (int l = 0; l < 8; ++l) {
+          const float* plane = x + (L.n[l] * C + c) * HW;
+          if (all_inside[gi] || inside[gi][l]) {
+            rows[l] = vec::load8(plane + (L.oy[l] + i) * W + L.ox[l]);
+            continue;
+          }
           const int64_t iy = L.oy[l] + i;
           const bool row_ok = L.valid[l] && iy >= 0 && iy < H;
-          for (int j = 0; j < 6; ++j) {
+          for (int j = 0; j < 8; ++j) {
             const int64_t ix = L.ox[l] + j;
-            buf[i * 6 + j][l] = row_ok && ix >= 0 && ix < W ? plane[iy * W + ix] : 0.f;
+            edge[i][l][j] = row_ok && j < 6 && ix >= 0 && ix < W ? plane[iy * W + ix] : 0.f;
           }
+          rows[l] = vec::load8(edge[i][l]);
         }
+        transpose8(rows, d + 6 * i);
       }
-      F32x8 d[kXi], t[kXi];
-      for (int e = 0; e < kXi; ++e) d[e] = vec::load8(buf[e]);
       for (int j = 0; j < 6; ++j)  // columns: t = B^T d
         input_1d(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t + j, 6);
       for (int i = 0; i < 6; ++i)  // rows: V = t B
         input_1d(t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5],
                  d + 6 * i, 1);
-      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + (xi * S * C + c) * NR, d[xi]);
+      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + xi * g.v_stride + c * NR, d[xi]);
     }
-  }
 }
 
 // y[n, k, 4*ty + a, 4*tx + b] = (A^T M A)[a][b] + bias[k] for the block's tiles, inside (P, Q).
+// Two 8x8 transposes give each lane's 4x4 outputs as 4 rows of 4 floats.
 void transform_output(const Conv2dParams& p, const Geometry& g, const float* M, const float* bias,
                       int64_t t0, int64_t nt, float* y) {
-  const int64_t K = p.K, P = p.P, Q = p.Q, PQ = P * Q, S = g.strips, Kp = g.Kp;
-  alignas(32) float buf[16][8];
-  for (int64_t l8 = 0; l8 < nt; l8 += 8) {
-    const Lanes L = lanes_of(g, t0 + l8, 0, 0);
-    int64_t rows[8], cols[8];
+  const int64_t K = p.K, P = p.P, Q = p.Q, PQ = P * Q, Kp = g.Kp;
+  const int64_t groups = (nt + 7) / 8;
+  Lanes lanes[kMaxStrips * NR / 8];
+  int64_t rows[kMaxStrips * NR / 8][8], cols[kMaxStrips * NR / 8][8];
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const Lanes& L = lanes[gi] = lanes_of(g, t0 + 8 * gi, 0, 0);
     for (int l = 0; l < 8; ++l) {
-      rows[l] = L.valid[l] ? std::min<int64_t>(4, P - L.oy[l]) : 0;
-      cols[l] = std::min<int64_t>(4, Q - L.ox[l]);
-    }
-    const float* m_at = M + (l8 / NR) * Kp * NR + l8 % NR;
-    for (int64_t k = 0; k < K; ++k) {
-      F32x8 m[kXi], r[24], o[16];
-      for (int64_t xi = 0; xi < kXi; ++xi) m[xi] = vec::load8(m_at + (xi * S * Kp + k) * NR);
-      for (int j = 0; j < 6; ++j)  // columns: r = A^T m
-        output_1d(m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j], r + j, 6);
-      for (int a = 0; a < 4; ++a)  // rows: o = r A
-        output_1d(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5],
-                  o + 4 * a, 1);
-      const F32x8 bk = vec::splat8(bias ? bias[k] : 0.f);
-      for (int e = 0; e < 16; ++e) vec::store8(buf[e], o[e] + bk);
-      for (int l = 0; l < 8; ++l) {
-        float* dst = y + (L.n[l] * K + k) * PQ + L.oy[l] * Q + L.ox[l];
-        for (int64_t a = 0; a < rows[l]; ++a)
-          for (int64_t b = 0; b < cols[l]; ++b) dst[a * Q + b] = buf[a * 4 + b][l];
-      }
+      rows[gi][l] = L.valid[l] ? std::min<int64_t>(4, P - L.oy[l]) : 0;
+      cols[gi][l] = std::min<int64_t>(4, Q - L.ox[l]);
     }
   }
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const Lanes& L = lanes[gi];
+      const float* m_at = M + (gi * 8 / NR) * Kp * NR + gi * 8 % NR;
+      F32x8 m[kXi], r[24], o[16], tr[16];
+      for (int64_t xi = 0; xi < kXi; ++xi) m[xi] = vec::load8(m_at + xi * g.m_stride + k * NR);
+      for (int j = 0; j < 6; ++j)  // columns: r = A^T m
+        output_1d(m[j], m[6 + j], m[12 + j], m[18 + j], m[24 + j], m[30 + j], r + j, 6);
+      const F32x8 bk = vec::splat8(bias ? bias[k] : 0.f);
+      for (int a = 0; a < 4; ++a) {  // rows: o = r A + bias
+        output_1d(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5],
+                  o + 4 * a, 1);
+        for (int b = 0; b < 4; ++b) o[4 * a + b] += bk;
+      }
+      transpose8(o, tr);      // tr[l]: lane l's output rows 0 and 1
+      transpose8(o + 8, tr + 8);  // tr[8 + l]: rows 2 and 3
+      for (int l = 0; l < 8; ++l) {
+        float* dst = y + (L.n[l] * K + k) * PQ + L.oy[l] * Q + L.ox[l];
+        alignas(32) float lane[16];
+        vec::store8(lane, tr[l]);
+        vec::store8(lane + 8, tr[8 + l]);
+        if (rows[gi][l] == 4 && cols[gi][l] == 4) {
+          for (int a = 0; a < 4; ++a) std::memcpy(dst + a * Q, lane + 4 * a, 4 * sizeof(float));
+          continue;
+        }
+        for (int64_t a = 0; a < rows[gi][l]; ++a)
+          for (int64_t b = 0; b < cols[gi][l]; ++b) dst[a * Q + b] = lane[a * 4 + b];
+      }
+    }
 }
 
 // ---- the transform-domain GEMMs ---------------------------------------------------------------
@@ -241,11 +296,11 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, float* c) {
 // of V (C x 16) stays in L1 while all of U[xi] streams past it from L2.
 void block_gemm(int64_t C, const Geometry& g, int64_t used, const float* U, const float* V,
                 float* M) {
-  const int64_t S = g.strips, Kp = g.Kp, kstrips = Kp / MR;
+  const int64_t Kp = g.Kp, kstrips = Kp / MR;
   for (int64_t xi = 0; xi < kXi; ++xi)
     for (int64_t s = 0; s < used; ++s) {
-      const float* b = V + (xi * S + s) * C * NR;
-      float* m = M + (xi * S + s) * Kp * NR;
+      const float* b = V + xi * g.v_stride + s * C * NR;
+      float* m = M + xi * g.m_stride + s * Kp * NR;
       for (int64_t ks = 0; ks < kstrips; ++ks)
         micro_kernel(C, U + (xi * kstrips + ks) * C * MR, b, m + ks * MR * NR);
     }
@@ -256,16 +311,23 @@ void winograd_run(const Conv2dParams& p, const float* x, const float* U, const f
                   float* y) {
   const Geometry g = geometry(p);
   const int64_t block_tiles = g.strips * NR;
+  static thread_local double tin, tg, tout; tin = tg = tout = 0;
   parallel_for(0, g.blocks, 0, [&](int64_t b0, int64_t b1) {
-    float* V = workspace<0>(kXi * g.strips * p.C * NR);
-    float* M = workspace<1>(kXi * g.strips * g.Kp * NR);
+    float* V = workspace<0>(kXi * g.v_stride);
+    float* M = workspace<1>(kXi * g.m_stride);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t t0 = blk * block_tiles, nt = std::min(block_tiles, g.tiles - t0);
+      double c0 = tcpu();
       transform_input(p, g, x, t0, nt, V);
+      double c1 = tcpu();
       block_gemm(p.C, g, (nt + NR - 1) / NR, U, V, M);
+      double c2 = tcpu();
       transform_output(p, g, M, bias, t0, nt, y);
+      double c3 = tcpu();
+      tin += c1-c0; tg += c2-c1; tout += c3-c2;
     }
   });
+  if (std::getenv("WINO_PROF")) std::fprintf(stderr, "in %.2f gemm %.2f out %.2f ms (gemm %.1f GF/s)\n", tin*1e3, tg*1e3, tout*1e3, 2.0*36*g.Kp*p.C*g.tiles/tg/1e9);
 }
 
 }  // namespace
