@@ -28,6 +28,7 @@ namespace fastcnn::cpu::FASTCNN_ISA_NAME {
 namespace {
 
 using vec::F32x8;
+typedef int32_t I32x8 __attribute__((vector_size(32)));
 
 constexpr int64_t kXi = 36;           // 6 x 6 transform-domain points
 constexpr int64_t MR = 6, NR = 16;    // GEMM register tile: 6 filters x 16 tiles
@@ -172,9 +173,21 @@ inline void transpose8(const F32x8* r, F32x8* c) {
 #undef FASTCNN_SHUF
 }
 
+// row[ox + j] for j < 6 inside [0, W), else 0 (j = 6, 7 too), for W >= 8: one load from inside the
+// row, shifted into place and masked.
+inline F32x8 load_edge_row(const float* row, int64_t ox, int64_t W) {
+  const I32x8 iota = {0, 1, 2, 3, 4, 5, 6, 7};
+  const int64_t base = std::min(std::max<int64_t>(ox, 0), W - 8);
+  const I32x8 col = iota + static_cast<int32_t>(ox);
+  const I32x8 keep = (col >= 0) & (col < static_cast<int32_t>(W)) & (iota < 6);
+  const I32x8 from = (iota + static_cast<int32_t>(ox - base)) & 7;
+  const F32x8 v = __builtin_shuffle(vec::load8(row + base), from);
+  return reinterpret_cast<F32x8>(reinterpret_cast<I32x8>(v) & keep);
+}
+
 // V[xi][strip][c][NR] for the block's tiles [t0, t0 + nt): the 6x6 window at (oy, ox) of each tile
 // (zeros outside x), transformed. Each window row is read as 8 floats (6 used): one vector load
-// when they lie inside x, else a zero-padded copy; an 8x8 transpose puts one tile in each lane.
+// when they lie inside x, else a shifted and masked load (or a zero-padded copy, for W < 8); an 8x8 transpose puts one tile in each lane.
 void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, int64_t t0,
                      int64_t nt, float* V) {
   const int64_t C = p.C, H = p.H, W = p.W, HW = H * W;
@@ -207,6 +220,10 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
           }
           const int64_t iy = L.oy[l] + i;
           const bool row_ok = L.valid[l] && iy >= 0 && iy < H;
+          if (W >= 8) {
+            rows[l] = row_ok ? load_edge_row(plane + iy * W, L.ox[l], W) : vec::splat8(0.f);
+            continue;
+          }
           for (int j = 0; j < 8; ++j) {
             const int64_t ix = L.ox[l] + j;
             edge[i][l][j] = row_ok && j < 6 && ix >= 0 && ix < W ? plane[iy * W + ix] : 0.f;
