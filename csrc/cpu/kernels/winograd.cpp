@@ -14,11 +14,6 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
-#include <chrono>
-#include <ctime>
-static double tcpu(){timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+1e-9*t.tv_nsec;}
-#include <cstdio>
-#include <cstdlib>
 
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
@@ -112,23 +107,21 @@ void transform_filters(int64_t K, int64_t C, int64_t Kp, const Filter& filter, f
   const int64_t kstrips = Kp / MR;
   parallel_for(0, kstrips, 0, [&](int64_t s0, int64_t s1) {
     for (int64_t ks = s0; ks < s1; ++ks)
-      for (int64_t kk = 0; kk < MR; ++kk) {
-        const int64_t k = ks * MR + kk;
-        for (int64_t c = 0; c < C; ++c) {
-          double u[6][6] = {};
-          if (k < K) {
-            const float* g = filter(k, c);
-            double gt[6][3];  // G g
-            for (int i = 0; i < 6; ++i)
-              for (int j = 0; j < 3; ++j)
-                gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-            for (int i = 0; i < 6; ++i)
-              for (int j = 0; j < 6; ++j)
-                u[i][j] = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2];
-          }
-          for (int64_t xi = 0; xi < kXi; ++xi)
-            U[((xi * kstrips + ks) * C + c) * MR + kk] = static_cast<float>(u[xi / 6][xi % 6]);
+      for (int64_t c = 0; c < C; ++c) {
+        double u[kXi][MR] = {};  // the strip's MR filters, written as one row of MR per xi
+        for (int64_t kk = 0; kk < MR && ks * MR + kk < K; ++kk) {
+          const float* g = filter(ks * MR + kk, c);
+          double gt[6][3];  // G g
+          for (int i = 0; i < 6; ++i)
+            for (int j = 0; j < 3; ++j)
+              gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+          for (int i = 0; i < 6; ++i)
+            for (int j = 0; j < 6; ++j)
+              u[i * 6 + j][kk] = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2];
         }
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          for (int64_t kk = 0; kk < MR; ++kk)
+            U[((xi * kstrips + ks) * C + c) * MR + kk] = static_cast<float>(u[xi][kk]);
       }
   });
 }
@@ -209,6 +202,15 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
     for (int64_t gi = 0; gi < groups; ++gi) {
       const Lanes& L = lanes[gi];
       float* v_at = V + (gi * 8 / NR) * C * NR + gi * 8 % NR;
+      if (c + 1 < C) {  // the next channel's rows, from L3 or memory: a plane stride defeats the
+                        // hardware prefetcher
+        for (int l : {0, 4, 7})
+          for (int i = 0; i < 6; ++i) {
+            const int64_t iy = std::min(std::max<int64_t>(L.oy[l] + i, 0), H - 1);
+            const int64_t ix = std::min(std::max<int64_t>(L.ox[l] + (l == 7 ? 7 : 0), 0), W - 1);
+            __builtin_prefetch(x + (L.n[l] * C + c + 1) * HW + iy * W + ix);
+          }
+      }
       F32x8 d[kXi + 2], t[kXi];  // d[6i .. 6i+7]: row i's 8 columns (the last 2 overwritten)
       for (int i = 0; i < 6; ++i) {
         F32x8 rows[8];
@@ -260,6 +262,14 @@ void transform_output(const Conv2dParams& p, const Geometry& g, const float* M, 
     for (int64_t gi = 0; gi < groups; ++gi) {
       const Lanes& L = lanes[gi];
       const float* m_at = M + (gi * 8 / NR) * Kp * NR + gi * 8 % NR;
+      if (k + 1 < K) {  // the next channel's output rows, for writing
+        for (int l : {0, 4, 7})
+          for (int a = 0; a < 4; ++a) {
+            const int64_t iy = std::min(L.oy[l] + a, P - 1);
+            const int64_t ix = std::min(L.ox[l] + (l == 7 ? 3 : 0), Q - 1);
+            __builtin_prefetch(y + (L.n[l] * K + k + 1) * PQ + iy * Q + ix, 1);
+          }
+      }
       F32x8 m[kXi], r[24], o[16], tr[16];
       for (int64_t xi = 0; xi < kXi; ++xi) m[xi] = vec::load8(m_at + xi * g.m_stride + k * NR);
       for (int j = 0; j < 6; ++j)  // columns: r = A^T m
@@ -328,23 +338,16 @@ void winograd_run(const Conv2dParams& p, const float* x, const float* U, const f
                   float* y) {
   const Geometry g = geometry(p);
   const int64_t block_tiles = g.strips * NR;
-  static thread_local double tin, tg, tout; tin = tg = tout = 0;
   parallel_for(0, g.blocks, 0, [&](int64_t b0, int64_t b1) {
     float* V = workspace<0>(kXi * g.v_stride);
     float* M = workspace<1>(kXi * g.m_stride);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t t0 = blk * block_tiles, nt = std::min(block_tiles, g.tiles - t0);
-      double c0 = tcpu();
       transform_input(p, g, x, t0, nt, V);
-      double c1 = tcpu();
       block_gemm(p.C, g, (nt + NR - 1) / NR, U, V, M);
-      double c2 = tcpu();
       transform_output(p, g, M, bias, t0, nt, y);
-      double c3 = tcpu();
-      tin += c1-c0; tg += c2-c1; tout += c3-c2;
     }
   });
-  if (std::getenv("WINO_PROF")) std::fprintf(stderr, "in %.2f gemm %.2f out %.2f ms (gemm %.1f GF/s)\n", tin*1e3, tg*1e3, tout*1e3, 2.0*36*g.Kp*p.C*g.tiles/tg/1e9);
 }
 
 }  // namespace
