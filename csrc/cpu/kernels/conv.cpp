@@ -3,8 +3,7 @@
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows (LeNet's conv1).
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
-//  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), forward
-//    and backward-data.
+//  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
 //
 // Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
 // thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
@@ -659,8 +658,7 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
-  if (pass != Pass::backward_weight && p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q))
-    return Algo::winograd;
+  if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q)) return Algo::winograd;
   if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
@@ -760,7 +758,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   switch (choose_algo(p, Pass::backward_weight)) {
     case Algo::wide: return wide_backward_weight(p, dy, x, dw);
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
-    case Algo::winograd:
+    case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);

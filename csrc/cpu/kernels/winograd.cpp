@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/gemm/sgemm.h"
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
@@ -28,6 +29,15 @@ typedef int32_t I32x8 __attribute__((vector_size(32)));
 constexpr int64_t kXi = 36;           // 6 x 6 transform-domain points
 constexpr int64_t MR = 6, NR = 16;    // GEMM register tile: 6 filters x 16 tiles
 constexpr int64_t kMaxStrips = 4;     // tiles per block: up to 64
+// Weight gradient: tiles per block (a constant: the sums over tiles run block by block, so the
+// blocking must not depend on the thread count).
+constexpr int64_t kWeightTiles = 128;
+constexpr int64_t kMaxGroups = kWeightTiles / 8;  // 8-tile lane groups in one transform call
+
+// The filter transform's G (6x3), applied in double.
+constexpr double G[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                            {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                            {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
 int max_threads() {
 #ifdef _OPENMP
@@ -98,12 +108,6 @@ inline void output_1d(F32x8 m0, F32x8 m1, F32x8 m2, F32x8 m3, F32x8 m4, F32x8 m5
 // computed in double; rows k in [K, Kp) are zero.
 template <typename Filter>
 void transform_filters(int64_t K, int64_t C, int64_t Kp, const Filter& filter, float* U) {
-  static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
   const int64_t kstrips = Kp / MR;
   parallel_for(0, kstrips, 0, [&](int64_t s0, int64_t s1) {
     for (int64_t ks = s0; ks < s1; ++ks)
@@ -181,13 +185,16 @@ inline F32x8 load_edge_row(const float* row, int64_t ox, int64_t W) {
 // V[xi][strip][c][NR] for the block's tiles [t0, t0 + nt): the 6x6 window at (oy, ox) of each tile
 // (zeros outside x), transformed. Each window row is read as 8 floats (6 used): one vector load
 // when they lie inside x, else a shifted and masked load (or a zero-padded copy, for W < 8); an 8x8 transpose puts one tile in each lane.
+// The value for tile t (in [0, nt)), channel c and point xi lands at
+// V[xi * v_stride + (t / NR) * strip_stride + c * c_stride + t % NR].
 void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, int64_t t0,
-                     int64_t nt, float* V) {
+                     int64_t nt, float* V, int64_t v_stride, int64_t strip_stride,
+                     int64_t c_stride) {
   const int64_t C = p.C, H = p.H, W = p.W, HW = H * W;
   const int64_t groups = (nt + NR - 1) / NR * NR / 8;
   alignas(32) float edge[6][8][8];  // the window rows of the lanes that are not inside
-  Lanes lanes[kMaxStrips * NR / 8];
-  bool inside[kMaxStrips * NR / 8][8], all_inside[kMaxStrips * NR / 8];
+  Lanes lanes[kMaxGroups];
+  bool inside[kMaxGroups][8], all_inside[kMaxGroups];
   for (int64_t gi = 0; gi < groups; ++gi) {
     const Lanes& L = lanes[gi] = lanes_of(g, t0 + 8 * gi, p.pad_top, p.pad_left);
     all_inside[gi] = true;
@@ -201,7 +208,7 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
   for (int64_t c = 0; c < C; ++c)
     for (int64_t gi = 0; gi < groups; ++gi) {
       const Lanes& L = lanes[gi];
-      float* v_at = V + (gi * 8 / NR) * C * NR + gi * 8 % NR;
+      float* v_at = V + (gi * 8 / NR) * strip_stride + gi * 8 % NR;
       if (c + 1 < C) {  // the next channel's rows, from L3 or memory: a plane stride defeats the
                         // hardware prefetcher
         for (int l : {0, 4, 7})
@@ -239,7 +246,7 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
       for (int i = 0; i < 6; ++i)  // rows: V = t B
         input_1d(t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5],
                  d + 6 * i, 1);
-      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + xi * g.v_stride + c * NR, d[xi]);
+      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + xi * v_stride + c * c_stride, d[xi]);
     }
 }
 
@@ -249,8 +256,8 @@ void transform_output(const Conv2dParams& p, const Geometry& g, const float* M, 
                       int64_t t0, int64_t nt, float* y) {
   const int64_t K = p.K, P = p.P, Q = p.Q, PQ = P * Q, Kp = g.Kp;
   const int64_t groups = (nt + 7) / 8;
-  Lanes lanes[kMaxStrips * NR / 8];
-  int64_t rows[kMaxStrips * NR / 8][8], cols[kMaxStrips * NR / 8][8];
+  Lanes lanes[kMaxGroups];
+  int64_t rows[kMaxGroups][8], cols[kMaxGroups][8];
   for (int64_t gi = 0; gi < groups; ++gi) {
     const Lanes& L = lanes[gi] = lanes_of(g, t0 + 8 * gi, 0, 0);
     for (int l = 0; l < 8; ++l) {
@@ -343,11 +350,56 @@ void winograd_run(const Conv2dParams& p, const float* x, const float* U, const f
     float* M = workspace<1>(kXi * g.m_stride);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t t0 = blk * block_tiles, nt = std::min(block_tiles, g.tiles - t0);
-      transform_input(p, g, x, t0, nt, V);
+      transform_input(p, g, x, t0, nt, V, g.v_stride, p.C * NR, NR);
       block_gemm(p.C, g, (nt + NR - 1) / NR, U, V, M);
       transform_output(p, g, M, bias, t0, nt, y);
     }
   });
+}
+
+// ---- weight gradient -----------------------------------------------------------------------
+
+// m = A dy for a column of 4 values (the adjoint of output_1d).
+inline void grad_output_1d(F32x8 d0, F32x8 d1, F32x8 d2, F32x8 d3, F32x8* m, int64_t ms) {
+  const F32x8 two = vec::splat8(2.f), four = vec::splat8(4.f), eight = vec::splat8(8.f);
+  const F32x8 e = d0 + four * d2, o = two * d1 + eight * d3;
+  m[0] = d0;
+  m[ms] = (d0 + d2) + (d1 + d3);
+  m[2 * ms] = (d0 + d2) - (d1 + d3);
+  m[3 * ms] = e + o;
+  m[4 * ms] = e - o;
+  m[5 * ms] = d3;
+}
+
+// dM[xi * m_stride + k * T + t] = (A dy_tile A^T)[xi] for the tiles t in [0, nt) from t0: the 4x4
+// output gradients of each tile (zeros past P, Q), through the adjoint of the output transform.
+void transform_grad_output(const Conv2dParams& p, const Geometry& g, const float* dy, int64_t t0,
+                           int64_t nt, float* dM, int64_t m_stride, int64_t T) {
+  const int64_t K = p.K, P = p.P, Q = p.Q, PQ = P * Q;
+  alignas(32) float buf[16][8];
+  for (int64_t l8 = 0; l8 < (nt + 7) / 8 * 8; l8 += 8) {
+    const Lanes L = lanes_of(g, t0 + l8, 0, 0);
+    int64_t rows[8], cols[8];
+    for (int l = 0; l < 8; ++l) {
+      rows[l] = L.valid[l] && l8 + l < nt ? std::min<int64_t>(4, P - L.oy[l]) : 0;
+      cols[l] = std::min<int64_t>(4, Q - L.ox[l]);
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      for (int l = 0; l < 8; ++l) {
+        const float* src = dy + (L.n[l] * K + k) * PQ + L.oy[l] * Q + L.ox[l];
+        for (int64_t a = 0; a < 4; ++a)
+          for (int64_t b = 0; b < 4; ++b)
+            buf[a * 4 + b][l] = a < rows[l] && b < cols[l] ? src[a * Q + b] : 0.f;
+      }
+      F32x8 d[16], r[24], m[kXi];
+      for (int e = 0; e < 16; ++e) d[e] = vec::load8(buf[e]);
+      for (int b = 0; b < 4; ++b)  // columns: r = A d
+        grad_output_1d(d[b], d[4 + b], d[8 + b], d[12 + b], r + b, 4);
+      for (int i = 0; i < 6; ++i)  // rows: m = r A^T
+        grad_output_1d(r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3], m + 6 * i, 1);
+      for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(dM + xi * m_stride + k * T + l8, m[xi]);
+    }
+  }
 }
 
 }  // namespace
@@ -367,6 +419,50 @@ void winograd_forward(const Conv2dParams& p, const float* x, const float* w, con
   float* U = workspace<2>(kXi * Kp * p.C);
   transform_filters(p.K, p.C, Kp, [&](int64_t k, int64_t c) { return w + (k * p.C + c) * 9; }, U);
   winograd_run(p, x, U, b, y);
+}
+
+// dy is (N,K,P,Q), x is (N,C,H,W), dw is (K,C,3,3).
+// dU[xi] (K, C) = sum over tiles of dM[xi] (K, tiles) . V[xi]^T (tiles, C), dM = A dy A^T, V = B^T d B;
+// then dw = G^T dU G. The tiles run in blocks of kWeightTiles, in order: per block, the transforms
+// in parallel over tiles, then the 36 GEMMs in parallel over xi (each adds the block to its dU[xi]),
+// so every sum runs in the same order whatever the thread count.
+void winograd_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
+  const int64_t C = p.C, K = p.K, T = kWeightTiles;
+  Geometry g = geometry(p);
+  const int64_t v_stride = C * T + 16, m_stride = K * T + 16;  // + a line: see geometry()
+  float* V = workspace<0>(kXi * v_stride);
+  float* dM = workspace<1>(kXi * m_stride);
+  float* dU = workspace<2>(kXi * K * C);
+  for (int64_t t0 = 0; t0 < g.tiles; t0 += T) {
+    const int64_t nt = std::min(T, g.tiles - t0), strips = (nt + NR - 1) / NR;
+    parallel_for(0, strips, 0, [&](int64_t s0, int64_t s1) {
+      const int64_t a = s0 * NR, n = std::min(s1 * NR, nt) - a;
+      transform_input(p, g, x, t0 + a, n, V + a, v_stride, NR, T);
+      transform_grad_output(p, g, dy, t0 + a, n, dM + a, m_stride, T);
+    });
+    parallel_for(0, kXi, 0, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)
+        sgemm_serial(false, true, K, C, nt, 1.f, dM + xi * m_stride, T, V + xi * v_stride, T,
+                     t0 == 0 ? 0.f : 1.f, dU + xi * K * C, C);
+    });
+  }
+  parallel_for(0, K * C, 64, [&](int64_t i0, int64_t i1) {
+    for (int64_t kc = i0; kc < i1; ++kc) {
+      double t[6][3];  // dU G
+      for (int i = 0; i < 6; ++i)
+        for (int s = 0; s < 3; ++s) {
+          double acc = 0;
+          for (int j = 0; j < 6; ++j) acc += static_cast<double>(dU[(i * 6 + j) * K * C + kc]) * G[j][s];
+          t[i][s] = acc;
+        }
+      for (int r = 0; r < 3; ++r)
+        for (int s = 0; s < 3; ++s) {
+          double acc = 0;
+          for (int i = 0; i < 6; ++i) acc += G[i][r] * t[i][s];
+          dw[kc * 9 + r * 3 + s] = static_cast<float>(acc);
+        }
+    }
+  });
 }
 
 // dy is (N,K,P,Q), w is (K,C,3,3), b is (C,) or null, dx is (N,C,H,W): the forward conv of dy with

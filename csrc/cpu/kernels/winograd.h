@@ -16,6 +16,8 @@
   void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, \
                         float* y);                                                            \
   void winograd_backward_data(const Conv2dParams& p, const float* dy, const float* w,        \
-                              const float* b, float* dx);
+                              const float* b, float* dx);                                    \
+  void winograd_backward_weight(const Conv2dParams& p, const float* dy, const float* x,      \
+                                float* dw);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_WINOGRAD_KERNELS)
