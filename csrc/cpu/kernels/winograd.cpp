@@ -29,10 +29,7 @@ typedef int32_t I32x8 __attribute__((vector_size(32)));
 constexpr int64_t kXi = 36;           // 6 x 6 transform-domain points
 constexpr int64_t MR = 6, NR = 16;    // GEMM register tile: 6 filters x 16 tiles
 constexpr int64_t kMaxStrips = 4;     // tiles per block: up to 64
-// Weight gradient: tiles per block (a constant: the sums over tiles run block by block, so the
-// blocking must not depend on the thread count).
-constexpr int64_t kWeightTiles = 128;
-constexpr int64_t kMaxGroups = kWeightTiles / 8;  // 8-tile lane groups in one transform call
+constexpr int64_t kMaxGroups = 16;    // 8-tile lane groups in one transform call
 
 // The filter transform's G (6x3), applied in double.
 constexpr double G[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -421,13 +418,22 @@ void winograd_forward(const Conv2dParams& p, const float* x, const float* w, con
   winograd_run(p, x, U, b, y);
 }
 
+// Tiles per block of the weight gradient: V and dM of a block take about 16 MB (few blocks: each
+// costs two parallel regions, and those cost whole time slices on a loaded machine). A function of
+// the shape only: the sums over tiles run block by block, so the blocking must not depend on the
+// thread count.
+int64_t weight_block_tiles(const Conv2dParams& p) {
+  const int64_t t = (int64_t{16} << 20) / (kXi * (p.C + p.K) * 4) / NR * NR;
+  return std::min<int64_t>(1024, std::max<int64_t>(128, t));
+}
+
 // dy is (N,K,P,Q), x is (N,C,H,W), dw is (K,C,3,3).
 // dU[xi] (K, C) = sum over tiles of dM[xi] (K, tiles) . V[xi]^T (tiles, C), dM = A dy A^T, V = B^T d B;
-// then dw = G^T dU G. The tiles run in blocks of kWeightTiles, in order: per block, the transforms
+// then dw = G^T dU G. The tiles run in blocks of weight_block_tiles(), in order: per block, the transforms
 // in parallel over tiles, then the 36 GEMMs in parallel over xi (each adds the block to its dU[xi]),
 // so every sum runs in the same order whatever the thread count.
 void winograd_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
-  const int64_t C = p.C, K = p.K, T = kWeightTiles;
+  const int64_t C = p.C, K = p.K, T = weight_block_tiles(p);
   Geometry g = geometry(p);
   const int64_t v_stride = C * T + 16, m_stride = K * T + 16;  // + a line: see geometry()
   float* V = workspace<0>(kXi * v_stride);
@@ -436,9 +442,11 @@ void winograd_backward_weight(const Conv2dParams& p, const float* dy, const floa
   for (int64_t t0 = 0; t0 < g.tiles; t0 += T) {
     const int64_t nt = std::min(T, g.tiles - t0), strips = (nt + NR - 1) / NR;
     parallel_for(0, strips, 0, [&](int64_t s0, int64_t s1) {
-      const int64_t a = s0 * NR, n = std::min(s1 * NR, nt) - a;
-      transform_input(p, g, x, t0 + a, n, V + a, v_stride, NR, T);
-      transform_grad_output(p, g, dy, t0 + a, n, dM + a, m_stride, T);
+      for (int64_t a = s0 * NR; a < std::min(s1 * NR, nt); a += 8 * kMaxGroups) {
+        const int64_t n = std::min({a + 8 * kMaxGroups, s1 * NR, nt}) - a;
+        transform_input(p, g, x, t0 + a, n, V + a, v_stride, NR, T);
+        transform_grad_output(p, g, dy, t0 + a, n, dM + a, m_stride, T);
+      }
     });
     parallel_for(0, kXi, 0, [&](int64_t x0, int64_t x1) {
       for (int64_t xi = x0; xi < x1; ++xi)
