@@ -1,6 +1,6 @@
 """Winograd F(4x4, 3x3): the shapes that select it, against the float64 reference (1e-4, the speed
 issue's bound for Winograd; the errors seen are 1e-6 to 4e-6), on every ISA, with 1 and 2 threads.
-All three passes (forward, backward-data, backward-weight) run on it."""
+Forward and backward-data from 16 channels and filters; the weight gradient from 48 and 256 tiles."""
 import os
 import subprocess
 import sys
@@ -18,7 +18,8 @@ from test_conv import _full_kw, _quad
 TOL = 1e-4
 PASSES = ("forward", "backward_data", "backward_weight")
 
-# (x shape, w shape, conv2d keywords): every one runs all three passes on Winograd.
+# (x shape, w shape, conv2d keywords): every one runs forward and backward-data on Winograd; the
+# weight gradient too where there are 48 channels and filters and 256 tiles.
 CASES = [
     ((1, 16, 9, 7), (16, 16, 3, 3), dict(padding=1)),      # N=1, odd H and W: partial edge tiles
     ((2, 32, 13, 11), (20, 32, 3, 3), dict(padding=0)),    # K not a multiple of the 6-filter strip
@@ -28,7 +29,8 @@ CASES = [
     ((2, 16, 3, 3), (16, 16, 3, 3), {}),                   # a single output
     ((2, 16, 5, 6), (24, 16, 3, 3), dict(padding=1)),      # W < 8: edge rows copied, not shifted
     ((9, 16, 30, 30), (16, 16, 3, 3), dict(padding=1)),    # many blocks of tiles per thread
-    ((24, 16, 25, 25), (16, 16, 3, 3), dict(padding=1)),   # weight gradient: 2 blocks of tiles
+    ((4, 48, 30, 31), (50, 48, 3, 3), dict(padding=1)),    # weight gradient: 256 tiles, 1 block
+    ((17, 48, 30, 30), (48, 48, 3, 3), dict(padding=((2, 0), (1, 1)))),  # 1088 tiles: 2 blocks
 ]
 
 
@@ -36,12 +38,19 @@ def randn(*shape, seed=0, scale=1.0, offset=0.0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale + offset).astype(np.float32)
 
 
+def y_shape(xs, ws, kw):
+    return F.conv2d(np.zeros(xs, np.float32), np.zeros(ws, np.float32), **kw).shape
+
+
 def check_case(xs, ws, kw, bias=True, scale=1.0, offset=0.0):
     x, w = randn(*xs, seed=1, scale=scale, offset=offset), randn(*ws, seed=2, scale=scale)
     b = randn(ws[0], seed=3, scale=scale) if bias else None
     args = _quad(x, w, _full_kw(kw))
     algos = [_C.conv2d_algorithm(x, w, *args, p) for p in PASSES]
-    assert algos == ["winograd"] * 3, algos
+    P, Q = y_shape(xs, ws, kw)[2:]
+    tiles = xs[0] * -(-P // 4) * -(-Q // 4)
+    assert algos[:2] == ["winograd", "winograd"], algos
+    assert (algos[2] == "winograd") == (min(xs[1], ws[0]) >= 48 and tiles >= 256), algos
     y = F.conv2d(x, w, b, **kw)
     assert_close(y, ref.conv2d(x, w, b, **kw), TOL, "y")
     dy = randn(*y.shape, seed=4, scale=scale)
@@ -99,6 +108,7 @@ def test_conv_transpose_stride_1_uses_it():
     ((2, 32, 12, 12), (32, 16, 3, 3), dict(groups=2)),
     ((2, 16, 12, 12), (16, 16, 5, 5), {}),
     ((2, 16, 12, 12), (16, 16, 3, 1), {}),
+    ((1, 32, 7, 7), (32, 32, 3, 3), dict(padding=1)),     # 4 tiles
 ])
 def test_not_chosen(xs, ws, kw):
     x, w = randn(*xs), randn(*ws)
@@ -108,9 +118,9 @@ def test_not_chosen(xs, ws, kw):
 
 
 def test_thread_count_invariant():
-    # 1176 tiles: two blocks of the weight gradient's sum.
-    x, w, b = randn(24, 16, 26, 26, seed=8), randn(24, 16, 3, 3, seed=9), randn(24, seed=10)
-    dy = randn(24, 24, 26, 26, seed=11)
+    # 1088 tiles: two blocks of the weight gradient's sum.
+    x, w, b = randn(17, 48, 30, 30, seed=8), randn(48, 48, 3, 3, seed=9), randn(48, seed=10)
+    dy = randn(17, 48, 30, 30, seed=11)
 
     def run():
         return (F.conv2d(x, w, b, padding=1),) + F.conv2d_backward(dy, x, w, b, padding=1)

@@ -658,7 +658,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
-  if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q)) return Algo::winograd;
+  if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
+    return Algo::winograd;
   if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;

@@ -1,14 +1,17 @@
 // Winograd F(4x4, 3x3) (see winograd.h). x is (N,C,H,W), w is (K,C,3,3), y is (N,K,P,Q).
 //
-// The tiles of the whole batch are numbered (n, tile row, tile column) and processed in blocks of
-// `strips` x 16 tiles, one block at a time per thread, so that a block's transformed data stays
-// in cache: input transform into V, 36 GEMMs into M, output transform into y.
+// Forward (and backward-data, the forward of a flipped problem): the tiles of the whole batch are
+// numbered (n, tile row, tile column) and processed in blocks of `strips` x 16 tiles (up to 64),
+// one block at a time per thread, so that a block's transformed data stays in cache: input
+// transform into V, 36 GEMMs into M, output transform into y.
 //  - V[xi][strip][c][16]: the GEMMs' B operand, already in the packed layout of the microkernel
 //    (16 tiles per strip, channel-major), so no packing pass.
 //  - U[xi][kstrip][c][6]: the transformed filters packed as the A operand (6 filters per strip,
-//    zero rows past K); computed once per call, before the parallel loop (a few MFLOP).
+//    zero rows past K); computed on every call, before the parallel loop (a few MFLOP).
 //  - M[xi][strip][k][16]: the GEMMs' output, read back by the output transform.
-// The transforms are vectorized over 8 tiles (one vector lane per tile).
+// The transforms are vectorized over 8 tiles (one vector lane per tile), the 6x6 windows turned
+// into lanes by 8x8 transposes.
+// Backward-weight: see winograd_backward_weight.
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
@@ -106,7 +109,8 @@ inline void output_1d(F32x8 m0, F32x8 m1, F32x8 m2, F32x8 m3, F32x8 m4, F32x8 m5
 template <typename Filter>
 void transform_filters(int64_t K, int64_t C, int64_t Kp, const Filter& filter, float* U) {
   const int64_t kstrips = Kp / MR;
-  parallel_for(0, kstrips, 0, [&](int64_t s0, int64_t s1) {
+  // About 400 flops per filter: small sets stay on one thread.
+  parallel_for(0, kstrips, kParallelGrain / (MR * C * kXi), [&](int64_t s0, int64_t s1) {
     for (int64_t ks = s0; ks < s1; ++ks)
       for (int64_t c = 0; c < C; ++c) {
         double u[kXi][MR] = {};  // the strip's MR filters, written as one row of MR per xi
@@ -401,12 +405,21 @@ void transform_grad_output(const Conv2dParams& p, const Geometry& g, const float
 
 }  // namespace
 
-// 3x3, stride 1, dilation 1, one group: the shapes Winograd computes. It pays (measured, see
-// benchmarks/README.md) once the GEMMs are big enough to hide the transforms: at least 16 input
-// channels and 16 filters.
-bool winograd_applies(const Conv2dParams& p) {
-  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
-         p.dil_w == 1 && p.groups == 1 && p.N > 0 && p.P > 0 && p.Q > 0 && p.C >= 16 && p.K >= 16;
+// 3x3, stride 1, dilation 1, one group: the shapes Winograd computes; and where it pays (measured
+// against the direct and GEMM kernels, one thread, CPU time; see benchmarks/README.md).
+// Forward and backward-data: from 16 input channels and 16 filters and 16 tiles it won on every
+// shape tried (16 to 256 channels, 7x7 to 224x224 images; 1.3x to 4x faster); on 4 tiles (one 7x7
+// image) it took twice the time. The weight gradient has no
+// packed-layout shortcut (its GEMMs pack both operands on every block) and sums over the tiles:
+// it lost below 48 channels (16 and 32 at 28x28 and 56x56: 1.2x to 1.8x slower) and on few tiles
+// (7x7 images, 16 and 32 tiles: 1.5x to 2.3x slower), and won from 48 channels and 256 tiles.
+bool winograd_applies(const Conv2dParams& p, bool weight_gradient) {
+  if (p.R != 3 || p.S != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 ||
+      p.groups != 1 || p.N <= 0 || p.P <= 0 || p.Q <= 0)
+    return false;
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  if (!weight_gradient) return p.C >= 16 && p.K >= 16 && tiles >= 16;
+  return p.C >= 48 && p.K >= 48 && tiles >= 256;
 }
 
 // x is (N,C,H,W), w is (K,C,3,3), b is (K,) or null, y is (N,K,P,Q).
@@ -454,7 +467,7 @@ void winograd_backward_weight(const Conv2dParams& p, const float* dy, const floa
                      t0 == 0 ? 0.f : 1.f, dU + xi * K * C, C);
     });
   }
-  parallel_for(0, K * C, 64, [&](int64_t i0, int64_t i1) {
+  parallel_for(0, K * C, kParallelGrain / kXi, [&](int64_t i0, int64_t i1) {
     for (int64_t kc = i0; kc < i1; ++kc) {
       double t[6][3];  // dU G
       for (int i = 0; i < 6; ++i)
