@@ -21,13 +21,13 @@ PASSES = ("forward", "backward_data", "backward_weight")
 # (x shape, w shape, conv2d keywords): every one runs forward and backward-data on Winograd; the
 # weight gradient too where there are 48 channels and filters and 256 tiles.
 CASES = [
-    ((1, 16, 9, 7), (16, 16, 3, 3), dict(padding=1)),      # N=1, odd H and W: partial edge tiles
+    ((1, 16, 17, 15), (16, 16, 3, 3), dict(padding=1)),    # N=1, odd H and W: partial edge tiles
     ((2, 32, 13, 11), (20, 32, 3, 3), dict(padding=0)),    # K not a multiple of the 6-filter strip
     ((3, 17, 10, 10), (33, 17, 3, 3), dict(padding=2)),
     ((2, 24, 12, 9), (16, 24, 3, 3), dict(padding=((1, 2), (0, 1)))),  # asymmetric padding
-    ((2, 16, 8, 9), (16, 16, 3, 3), dict(padding=3)),      # backward-data crops (padding 2 - 3)
-    ((2, 16, 3, 3), (16, 16, 3, 3), {}),                   # a single output
-    ((2, 16, 5, 6), (24, 16, 3, 3), dict(padding=1)),      # W < 8: edge rows copied, not shifted
+    ((3, 16, 8, 9), (16, 16, 3, 3), dict(padding=3)),      # backward-data crops (padding 2 - 3)
+    ((16, 16, 3, 3), (16, 16, 3, 3), {}),                  # a single output per image (16 tiles)
+    ((4, 16, 5, 6), (24, 16, 3, 3), dict(padding=1)),      # W < 8: edge rows copied, not shifted
     ((9, 16, 30, 30), (16, 16, 3, 3), dict(padding=1)),    # many blocks of tiles per thread
     ((4, 48, 30, 31), (50, 48, 3, 3), dict(padding=1)),    # weight gradient: 256 tiles, 1 block
     ((17, 48, 30, 30), (48, 48, 3, 3), dict(padding=((2, 0), (1, 1)))),  # 1088 tiles: 2 blocks
