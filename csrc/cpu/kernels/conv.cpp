@@ -656,6 +656,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
 // The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
+// Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
+// in winograd_applies), backward-data judged on its flipped problem like the direct kernels.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
