@@ -1,8 +1,9 @@
-// Convolution: three algorithms, chosen per shape and pass by choose_algo() (the reasons are there).
+// Convolution: four algorithms, chosen per shape and pass by choose_algo() (the reasons are there).
 //  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows (LeNet's conv1).
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
+//  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
 //
 // Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
 // thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
@@ -10,6 +11,7 @@
 // element in the same order. The direct kernels run over samples, each output computed by one
 // thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
+#include "cpu/kernels/winograd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -639,7 +641,7 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters };
+enum class Algo { gemm, wide, filters, winograd };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -654,9 +656,13 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
 // The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
+// Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
+// in winograd_applies), backward-data judged on its flipped problem like the direct kernels.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
-  if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
+  if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
+    return Algo::winograd;
+  if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
   const WideGeometry g = wide_geometry(q);
@@ -682,6 +688,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
   switch (choose_algo(p, Pass::forward)) {
     case Algo::wide: return wide_forward(p, x, w, b, y);
     case Algo::filters: return filters_forward(p, x, w, b, y);
+    case Algo::winograd: return winograd_forward(p, x, w, b, y);
     case Algo::gemm: break;
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -711,7 +718,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 // conv_transpose2d's forward is this kernel, and b is its bias].
 void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                           float* dx) {
-  if (const Algo algo = choose_algo(p, Pass::backward_data); algo != Algo::gemm) {
+  const Algo algo = choose_algo(p, Pass::backward_data);
+  if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
+  if (algo != Algo::gemm) {
     return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -752,6 +761,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
   switch (choose_algo(p, Pass::backward_weight)) {
     case Algo::wide: return wide_backward_weight(p, dy, x, dw);
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
+    case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
@@ -810,11 +820,12 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
 }
 
 // The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
-// "gemm", "wide" or "filters". For tests and benchmarks.
+// "gemm", "wide", "filters" or "winograd". For tests and benchmarks.
 const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
   switch (choose_algo(p, static_cast<Pass>(pass))) {
     case Algo::wide: return "wide";
     case Algo::filters: return "filters";
+    case Algo::winograd: return "winograd";
     case Algo::gemm: break;
   }
   return "gemm";
