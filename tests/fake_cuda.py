@@ -161,11 +161,12 @@ def device_count() -> int:
 
 
 def build_info() -> dict:
-    return {"cuda_version": "fake", "archs": "none"}
+    return {"version": "fake", "cuda_runtime": "fake", "nvcc": "fake", "archs": "none", "driver": None}
 
 
-def memory_info():
-    return _MEMORY, _MEMORY
+def memory_info() -> dict:
+    """The real module's dict: allocator counters and the device's free/total bytes."""
+    return {"in_use_bytes": 0, "cached_bytes": 0, "device_mallocs": 0, "free_bytes": _MEMORY, "total_bytes": _MEMORY}
 
 
 def synchronize() -> None:
@@ -199,8 +200,10 @@ def to_device(a):
 
 def upload(dst, a) -> None:
     d = _arr(dst, "upload", "dst", _DTYPES)
-    if not isinstance(a, np.ndarray) or a.dtype != d.dtype or a.shape != d.shape:
-        raise ValueError(f"upload: needed an ndarray of dtype {d.dtype} and shape {d.shape}")
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"upload: argument 'array' got {type(a).__name__}, needed a numpy.ndarray")
+    if a.dtype != d.dtype or a.shape != d.shape or not a.flags.c_contiguous:  # the real one never converts
+        raise ValueError(f"upload: argument 'array' needed a C-contiguous ndarray of dtype {d.dtype} and shape {d.shape}")
     np.copyto(d, a)
 
 
@@ -299,4 +302,5 @@ def cross_entropy_sum_into(logits, target, total, weight) -> None:
     z = _arr(logits, "cross_entropy_sum_into", "logits")
     t = _arr(target, "cross_entropy_sum_into", "target", ("int64", "float32"))
     o = _counter(total, "cross_entropy_sum_into")
-    o += np.float32(weight * len(z) * _C.cross_entropy_forward(z, t))
+    if len(z):  # as the real kernel: no rows add nothing (the mean of none would be NaN)
+        o += np.float32(weight * len(z) * _C.cross_entropy_forward(z, t))

@@ -139,6 +139,15 @@ def test_cross_entropy_sum_into_on_device(cuda_backend):
     assert abs(total.numpy()[0] - 1.5 * 5 * F.cross_entropy(X2, LABELS)) <= 1e-5 * 10
 
 
+def test_cross_entropy_sum_into_no_rows_adds_nothing(cuda_backend):
+    # the device kernel skips an empty batch; the host path and the fake must agree (not NaN)
+    host_total = np.array([2.0], np.float32)
+    F.loss.cross_entropy_sum_into(X2[:0], LABELS[:0], host_total)
+    total = fastcnn.cuda.to_device(np.array([2.0], np.float32))
+    F.loss.cross_entropy_sum_into(_dev(X2[:0]), _dev(LABELS[:0]), total)
+    assert host_total[0] == 2.0 and total.numpy()[0] == 2.0
+
+
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
 def test_conv_and_linear_vs_float64_reference_under_precision(cuda_backend, precision):
     before = fastcnn.get_precision()

@@ -99,6 +99,19 @@ def test_avg_pool_equal_cpu(shape, k, s, padding, ceil_mode, cip):
     np.testing.assert_array_equal(gpu[0], cpu[0])
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 0, 3), (2, 3, 4, 0)])
+def test_pool_of_empty_planes_writes_every_output(shape):
+    # padding 1 with kernel 2 gives windows over an x with H or W = 0: -inf (max) and 0 (avg) as on
+    # the CPU, not whatever the device memory held
+    x = np.zeros(shape, np.float32)
+    for fn in (F.max_pool2d, F.avg_pool2d):
+        cpu, gpu = both(fn, x, 2, None, 1)
+        assert cpu.size > 0
+        np.testing.assert_array_equal(gpu, cpu)
+    cpu, gpu = both(F.max_pool2d_backward, f32(np.ones(cpu.shape)), x, 2, None, 1)
+    assert gpu[0].shape == shape
+
+
 def test_global_avg_pool():
     x = f32(rng(7).standard_normal((3, 5, 17, 19)) + 100)
     cpu, gpu = both(F.global_avg_pool2d, x)

@@ -48,8 +48,9 @@ __device__ __forceinline__ T warp_sum(T v) {
   return v;
 }
 
-// Max over the 32 lanes with `a > b ? a : b` (a NaN is skipped unless every lane has one, as the
-// CPU's running max from -inf).
+// Max over the 32 lanes with `a > b ? a : b`. The lanes' values must not be NaN: a lane holding
+// NaN keeps it while its partners skip it, so the lanes would disagree. Callers pass a running
+// max from -inf built with the same `>` (which never takes a NaN) and handle NaN separately.
 __device__ __forceinline__ float warp_max(float v) {
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
     const float o = __shfl_xor_sync(0xffffffffu, v, offset);

@@ -60,18 +60,22 @@ __global__ void global_avg_pool2d_backward_kernel(const float* dy, float* dx, in
   for (int64_t i = global_thread(); i < total; i += grid_threads()) dx[i] = dy[i / HW] * inv;
 }
 
-bool empty(const PoolGeometry& p) { return p.N <= 0 || p.C <= 0 || p.H <= 0 || p.W <= 0 || p.P <= 0 || p.Q <= 0; }
+// Nothing to write: no outputs (forward) or no x elements (backward). An x with H or W = 0 can
+// still have outputs (padding 1, kernel 2 gives one window per row): they are written, -inf (max)
+// or 0 (avg) for a window without x elements, as on the CPU.
+bool no_outputs(const PoolGeometry& p) { return p.N <= 0 || p.C <= 0 || p.P <= 0 || p.Q <= 0; }
+bool no_inputs(const PoolGeometry& p) { return p.N <= 0 || p.C <= 0 || p.H <= 0 || p.W <= 0; }
 
 }  // namespace
 
 void max_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStream_t s) {
-  if (empty(p)) return;
+  if (no_outputs(p)) return;
   max_pool2d_forward_kernel<<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(x, y, p);
   check_launch("max_pool2d_forward");
 }
 
 void max_pool2d_backward(const float* dy, const float* x, float* dx, const PoolGeometry& p, cudaStream_t s) {
-  if (empty(p)) return;
+  if (no_inputs(p)) return;
   if (pool::tiles_exactly(p)) {
     tiled_pool2d_backward_kernel<true><<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(dy, x, dx, p);
     check_launch("max_pool2d_backward_tiled");
@@ -82,13 +86,13 @@ void max_pool2d_backward(const float* dy, const float* x, float* dx, const PoolG
 }
 
 void avg_pool2d_forward(const float* x, float* y, const PoolGeometry& p, cudaStream_t s) {
-  if (empty(p)) return;
+  if (no_outputs(p)) return;
   avg_pool2d_forward_kernel<<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(x, y, p);
   check_launch("avg_pool2d_forward");
 }
 
 void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& p, cudaStream_t s) {
-  if (empty(p)) return;
+  if (no_inputs(p)) return;
   if (pool::tiles_exactly(p)) {
     tiled_pool2d_backward_kernel<false><<<detail::grid_for(p.N * p.C * p.P * p.Q), kThreads, 0, s>>>(dy, nullptr,
                                                                                                     dx, p);

@@ -80,7 +80,8 @@ def cross_entropy_sum_into(logits, target, total, weight=1.0) -> None:
     logits, target = _args(fn, logits, target)
     if K is _C:
         check_shape(total, fn, "total", (1,), "one float32 accumulator")
-        total[0] += np.float32(weight * len(logits) * _C.cross_entropy_forward(logits, target))
+        if len(logits):  # no rows add nothing, as on the device (the mean of none is NaN)
+            total[0] += np.float32(weight * len(logits) * _C.cross_entropy_forward(logits, target))
         return
     if total.dtype != np.float32 or total.shape != (1,):
         raise error(fn, "total", f"a device array of dtype {total.dtype} and shape {shape_str(total.shape)}",
