@@ -56,6 +56,23 @@ if ! (cd / && "$py" -c 'from fastcnn import _C_cuda; import sys; sys.exit(0 if _
   exit 0
 fi
 
+echo "== CPU kernels on AVX-512, when this host has it (the development machine cannot run them)"
+# The GPU tests compare with the CPU kernels: if the avx512 path fails here, they use avx2 instead.
+if (cd / && "$py" -c 'import fastcnn, sys; sys.exit(0 if "avx512" in fastcnn.info()["cpu_isas"] else 1)') \
+    && "$py" -c 'import pytest, hypothesis' 2> /dev/null; then
+  FASTCNN_ISA=avx512 timeout 120 "$py" -m pytest -q -p no:cacheprovider -x --tb=short \
+    tests/test_gemm.py tests/test_conv.py tests/test_winograd.py tests/test_pool.py tests/test_activation.py \
+    > "$out/avx512_tests.log" 2>&1
+  rc=$?
+  tail -15 "$out/avx512_tests.log"
+  if [ $rc -ne 0 ]; then
+    echo "avx512 CPU kernels FAILED (exit status $rc): the GPU tests below compare with FASTCNN_ISA=avx2"
+    export FASTCNN_ISA=avx2
+  fi
+else
+  echo "no AVX-512 on this host (or no pytest/hypothesis): skipped"
+fi
+
 echo "== GPU tests (tests/test_cuda*.py)"
 t0=$SECONDS
 if ! "$py" -c 'import pytest' 2> /dev/null; then
