@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +7,7 @@ import fastcnn
 import fastcnn.functional as F
 import reference as ref
 from fastcnn import _C
-from reference import assert_close, numeric_grad, threads_1_and_2
+from reference import assert_close, numeric_grad, run_on_isa, threads_1_and_2
 
 rng = np.random.default_rng(0)
 
@@ -277,16 +274,7 @@ def test_algorithms(xs, ws, kw, algos):
 def test_algorithms_on_every_isa(isa):
     if isa not in fastcnn.info()["cpu_isas"]:
         pytest.skip(f"this CPU cannot run {isa}")
-    # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
-    env = dict(os.environ, FASTCNN_ISA=isa,
-               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
-    code = ("import fastcnn, test_conv; test_conv.check_all_algorithm_cases(); "
-            "print(fastcnn.info()['isa'])")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split()[-1] == isa
+    run_on_isa(isa, "test_conv", "check_all_algorithm_cases")
 
 
 def test_backward_without_dx():

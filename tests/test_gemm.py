@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -8,7 +5,7 @@ from hypothesis import given, strategies as st
 
 import fastcnn
 from fastcnn import _C
-from reference import assert_close
+from reference import assert_close, run_on_isa
 
 
 def run(a, b, ta, tb, alpha=1.0, beta=0.0, c=None):
@@ -75,15 +72,7 @@ def check_isa_cases():
 def test_sgemm_on_every_isa(isa):
     if isa not in fastcnn.info()["cpu_isas"]:
         pytest.skip(f"this CPU cannot run {isa}")
-    # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
-    env = dict(os.environ, FASTCNN_ISA=isa,
-               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
-    code = "import fastcnn, test_gemm; test_gemm.check_isa_cases(); print(fastcnn.info()['isa'])"
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split()[-1] == isa
+    run_on_isa(isa, "test_gemm", "check_isa_cases", timeout=120)
 
 
 def test_sgemm_bad_shapes():

@@ -1,9 +1,6 @@
 """Winograd F(4x4, 3x3): the shapes that select it, against the float64 reference (1e-4, the speed
 issue's bound for Winograd; the errors seen are 1e-6 to 4e-6), on every ISA, with 1 and 2 threads.
 Forward and backward-data from 16 channels and filters; the weight gradient from 48 and 256 tiles."""
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ import fastcnn
 import fastcnn.functional as F
 import reference as ref
 from fastcnn import _C
-from reference import assert_close, threads_1_and_2
+from reference import assert_close, run_on_isa, threads_1_and_2
 from test_conv import _full_kw, _quad
 
 TOL = 1e-4
@@ -131,12 +128,4 @@ def test_thread_count_invariant():
 
 @pytest.mark.parametrize("isa", [i for i in fastcnn.info()["built_isas"] if i in fastcnn.info()["cpu_isas"]])
 def test_every_isa(isa):
-    # The ISA is chosen once per process: run the cases in a fresh one with FASTCNN_ISA set.
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
-    env = dict(os.environ, FASTCNN_ISA=isa,
-               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
-    code = "import fastcnn, test_winograd; test_winograd.check_all_cases(); print(fastcnn.info()['isa'])"
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split()[-1] == isa
+    run_on_isa(isa, "test_winograd", "check_all_cases")

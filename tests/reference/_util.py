@@ -1,11 +1,15 @@
 """Comparison and finite-difference helpers for the tests."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 import fastcnn
 
-__all__ = ["rel_err", "assert_close", "numeric_grad", "f64", "with_threads", "threads_1_and_2"]
+__all__ = ["rel_err", "assert_close", "numeric_grad", "f64", "with_threads", "threads_1_and_2", "run_on_isa"]
 
 
 def f64(a):
@@ -65,3 +69,16 @@ def with_threads(n: int, f):
 def threads_1_and_2(f):
     """(f() with 1 thread, f() with 2 threads): results must be bit-identical."""
     return with_threads(1, f), with_threads(2, f)
+
+
+def run_on_isa(isa: str, module: str, check: str, timeout: int = 300) -> None:
+    """Runs `module.check()` (a test module's function that asserts) in a fresh process with
+    FASTCNN_ISA=isa (the ISA is chosen once per process) and asserts it passed on that ISA."""
+    tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
+    env = dict(os.environ, FASTCNN_ISA=isa,
+               PYTHONPATH=os.pathsep.join([tests_dir, package_dir, os.environ.get("PYTHONPATH", "")]))
+    code = f"import fastcnn, {module}; {module}.{check}(); print(fastcnn.info()['isa'])"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == isa

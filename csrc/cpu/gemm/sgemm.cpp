@@ -259,13 +259,6 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
 }
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
@@ -278,7 +271,7 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
   // Threads take equal slices of C's columns (each packs its own part of B, all of A) or, when C
   // is taller than wide, of its rows (each packs its part of A, all of B): whole tiles, no shared
   // buffers, no barriers. The slicing never changes an element's arithmetic.
-  const int64_t threads = parallel && M * N * K > (1 << 20) ? max_threads() : 1;
+  const int64_t threads = parallel && M * N * K > (1 << 20) ? get_num_threads() : 1;
   const bool by_cols = N >= M;
   const int64_t unit = by_cols ? NR : MR, units = ((by_cols ? N : M) + unit - 1) / unit;
   const int64_t parts = std::max<int64_t>(1, std::min(threads, units));

@@ -30,13 +30,6 @@ namespace {
 // thread count, so its rounding never depends on the number of threads.
 constexpr int64_t kWeightChunks = 8;
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 // im2col buffer of the calling thread, kept between calls.
 float* col_workspace(int64_t size) {
@@ -135,7 +128,7 @@ void for_channels(const Conv2dParams& p, int64_t channels, bool parallel, const 
 // keep every thread busy, else one sample at a time with the parallelism inside (GEMM tiles).
 template <typename F>
 void for_each_sample(int64_t N, const F& body) {
-  if (N >= max_threads()) {
+  if (N >= get_num_threads()) {
     parallel_for(0, N, 0, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) body(n, false);
     });

@@ -39,13 +39,6 @@ constexpr double G[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 
                             {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
                             {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 template <int Slot>
 float* workspace(int64_t size) {
@@ -70,7 +63,7 @@ Geometry geometry(const Conv2dParams& p) {
   g.Kp = (p.K + MR - 1) / MR * MR;
   // Enough blocks for every thread (the blocking never changes the results, only the speed).
   const int64_t all_strips = (g.tiles + NR - 1) / NR;
-  g.strips = std::max<int64_t>(1, std::min(kMaxStrips, all_strips / max_threads()));
+  g.strips = std::max<int64_t>(1, std::min(kMaxStrips, all_strips / get_num_threads()));
   g.blocks = (all_strips + g.strips - 1) / g.strips;
   // One cache line more than the data, so that the 36 planes do not all map to the same cache set
   // (a power-of-two stride made the transforms 2x slower).
