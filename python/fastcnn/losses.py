@@ -1,7 +1,7 @@
 """Loss functions by name, each a pair (forward, gradient) over logits on the C++ kernels.
 
 A loss is an object with ``__call__(logits, target) -> float`` (the batch mean) and
-``gradient(logits, target) -> dlogits`` (of that mean). Register more with ``register``.
+``gradient(logits, target, out=None) -> dlogits`` (of that mean, into out when given). Register more with ``register``.
 Optionally ``sum_into(logits, target, total, weight)`` adds weight * (the batch's summed loss) to the
 float32 (1,) array total without a host read-back: training on the device uses it when present.
 """
@@ -18,7 +18,9 @@ class Loss:
     def __call__(self, logits, target) -> float:
         raise NotImplementedError
 
-    def gradient(self, logits, target):
+    def gradient(self, logits, target, out=None):
+        """dlogits of the batch mean; written into out (an array of logits' shape, on its side) when
+        given: training passes the same array every step, so nothing is allocated per step."""
         raise NotImplementedError
 
 
@@ -32,8 +34,8 @@ class CrossEntropy(Loss):
     def __call__(self, logits, target) -> float:
         return float(F.cross_entropy(logits, target))
 
-    def gradient(self, logits, target):
-        (dlogits,) = F.cross_entropy_backward(logits, target)
+    def gradient(self, logits, target, out=None):
+        (dlogits,) = F.cross_entropy_backward(logits, target, out=(out,))
         return dlogits
 
     def sum_into(self, logits, target, total, weight: float = 1.0) -> None:

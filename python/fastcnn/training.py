@@ -229,6 +229,16 @@ class TrainingMixin:
         self.epochs_done = 0           # epochs trained so far (restored by load_model)
         self.training_log: list[dict] = []   # one dict per epoch trained, across fit calls and resumes
         self._cuda = None              # the CUDA module while the model is on the device (model.to)
+        self._grad_bufs: dict = {}     # output index -> the loss gradient array of the last step
+
+    def _loss_gradient(self, i: int, logits, target):
+        """The loss gradient for output i, written into the previous step's array when it fits, so a
+        training step allocates nothing for it."""
+        buf = self._grad_bufs.get(i)
+        if buf is not None and (buf.shape != logits.shape or type(buf) is not type(logits)):
+            buf = None
+        g = self._grad_bufs[i] = self.loss.gradient(logits, target, out=buf)
+        return g
 
     # -- setup
 
@@ -329,9 +339,9 @@ class TrainingMixin:
                     outputs = self.forward(xb if len(xb) > 1 else xb[0], training=True)
                     loss = 0.0
                     grads = []
-                    for out, w in zip(outputs, loss_weights):
+                    for i, (out, w) in enumerate(zip(outputs, loss_weights)):
                         loss += w * self.loss(out, yb)
-                        g = self.loss.gradient(out, yb)
+                        g = self._loss_gradient(i, out, yb)
                         if w != 1.0:
                             g *= np.float32(w)
                         grads.append(g)
@@ -410,8 +420,8 @@ class TrainingMixin:
             m = b - a
             loss = self._device_totals(data, outputs, y, ids, m, weights, sums, host_totals)
             grads = []
-            for out, w in zip(outputs, weights):
-                g = self.loss.gradient(out, y)
+            for i, (out, w) in enumerate(zip(outputs, weights)):
+                g = self._loss_gradient(i, out, y)
                 if w != 1.0:
                     cuda.scale(g, w, g)
                 grads.append(g)

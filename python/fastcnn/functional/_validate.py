@@ -178,12 +178,12 @@ def new_array(shape: Sequence[int], fn: str, like=None, dtype: str = "float32"):
     return np.empty(shape, dtype=dtype)
 
 
-def _device_output(out, shape, fn: str, inputs: Sequence, name: str):
+def _device_output(out, shape, fn: str, inputs: Sequence, name: str, dtype: str):
     """output()'s checks for a device array out (device arrays are always C-contiguous)."""
     if inputs and inputs[0][1] is not None and not isinstance(inputs[0][1], _DEVICE):
         raise mixing_error(fn, name, out, inputs[0][0], False)
-    if out.dtype != np.float32:
-        raise error(fn, name, f"dtype {out.dtype}", "float32 (written in place, so never converted)")
+    if out.dtype != dtype:
+        raise error(fn, name, f"dtype {out.dtype}", f"{dtype} (written in place, so never converted)")
     if out.shape != shape:
         raise error(fn, name, f"shape {shape_str(out.shape)}", f"shape {shape_str(shape)} (the result's)")
     for in_name, a in inputs:  # device memory can only be compared by identity here
@@ -192,25 +192,26 @@ def _device_output(out, shape, fn: str, inputs: Sequence, name: str):
     return out
 
 
-def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str = "out") -> np.ndarray:
+def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str = "out",
+           dtype: str = "float32") -> np.ndarray:
     """The array an op writes its result of `shape` into: a new one (out None), or out itself.
 
-    out must be a writable float32 C-contiguous ndarray of exactly `shape` that does not overlap any
+    out must be a writable C-contiguous ndarray of `dtype` of exactly `shape` that does not overlap any
     of `inputs` ((name, array-or-None) pairs; the kernels read those while writing out). The overlap
     test is np.may_share_memory, a bounds comparison: cheap, and exact for separately allocated arrays.
     """
     if out is None:
-        return new_array(shape, fn, inputs[0][1] if inputs else None)
+        return new_array(shape, fn, inputs[0][1] if inputs else None, dtype)
     if not isinstance(out, np.ndarray):
         if _DEVICE and isinstance(out, _DEVICE):
-            return _device_output(out, tuple(int(s) for s in shape), fn, inputs, name)
-        raise TypeError(f"{fn}: argument '{name}' got {type(out).__name__}, needed a float32 numpy array "
+            return _device_output(out, tuple(int(s) for s in shape), fn, inputs, name, dtype)
+        raise TypeError(f"{fn}: argument '{name}' got {type(out).__name__}, needed a {dtype} numpy array "
                         f"(written in place) or None")
     if _DEVICE and inputs and isinstance(inputs[0][1], _DEVICE):
         raise mixing_error(fn, name, out, inputs[0][0], True)
     shape = tuple(int(s) for s in shape)
-    if out.dtype != np.float32:
-        raise error(fn, name, f"dtype {out.dtype}", f"float32 (written in place, so never converted)")
+    if out.dtype != dtype:
+        raise error(fn, name, f"dtype {out.dtype}", f"{dtype} (written in place, so never converted)")
     if out.shape != shape:
         raise error(fn, name, f"shape {shape_str(out.shape)}", f"shape {shape_str(shape)} (the result's)")
     if not out.flags.c_contiguous:
@@ -223,11 +224,12 @@ def output(out, shape: Sequence[int], fn: str, inputs: Sequence = (), name: str 
     return out
 
 
-def outputs(out, shapes: Sequence, fn: str, inputs: Sequence = ()) -> list:
-    """The arrays a backward op writes its gradients into, one per entry of shapes (None: not computed).
+def outputs(out, shapes: Sequence, fn: str, inputs: Sequence = (), dtypes: Sequence = ()) -> list:
+    """The arrays an op writes its results into, one per entry of shapes (None: not computed).
 
-    out: None (all new) or a tuple/list with one array-or-None per gradient, named 'out[i]' in errors;
-    an entry for a gradient that is not computed is ignored. No array may overlap the inputs or another.
+    out: None (all new) or a tuple/list with one array-or-None per result, named 'out[i]' in errors;
+    an entry for a result that is not computed is ignored. No array may overlap the inputs or another.
+    dtypes: each result's dtype where not float32 (a shorter sequence: the rest are float32).
     """
     n = len(shapes)
     if out is None:
@@ -242,7 +244,7 @@ def outputs(out, shapes: Sequence, fn: str, inputs: Sequence = ()) -> list:
         if shape is None:
             result.append(None)
             continue
-        a = output(o, shape, fn, seen, name=f"out[{i}]")
+        a = output(o, shape, fn, seen, name=f"out[{i}]", dtype=dtypes[i] if i < len(dtypes) else "float32")
         seen.append((f"out[{i}]", a))
         result.append(a)
     return result

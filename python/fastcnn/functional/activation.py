@@ -130,9 +130,10 @@ def prelu_backward(dy, x, alpha, *, out=None) -> tuple:
     return dx, dalpha
 
 
-def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, seed=None) -> tuple:
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, seed=None, *, out=None) -> tuple:
     """(y, slope) with y = x * slope: slope is 1 where x >= 0, else a uniform draw in [lower, upper]
-    per element (training) or (lower + upper) / 2. slope is a float32 array of x's shape."""
+    per element (training) or (lower + upper) / 2. slope is a float32 array of x's shape.
+    out: None or (y, slope) arrays-or-None to write into."""
     fn = "rrelu"
     lower = V.real(lower, fn, "lower", 0.0, 1.0)
     upper = V.real(upper, fn, "upper", 0.0, 1.0)
@@ -142,20 +143,19 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, seed=None) -> tuple:
     seed = _seed(seed, fn) if training else 0
     K = V.kernels(fn, ("x", x))
     x = V.array(x, fn, "x")
-    y = V.new_array(x.shape, fn, x)
-    slope = V.new_array(x.shape, fn, x)
+    y, slope = V.outputs(out, (x.shape, x.shape), fn, (("x", x),))
     K.rrelu_forward(x, y, slope, lower, upper, training, seed)
     return y, slope
 
 
-def rrelu_backward(dy, slope) -> tuple:
-    """(dx,) = (dy * slope,), with slope from rrelu."""
+def rrelu_backward(dy, slope, *, out=None) -> tuple:
+    """(dx,) = (dy * slope,), with slope from rrelu. out: None or (dx,) to write into."""
     fn = "rrelu_backward"
     K = V.kernels(fn, ("slope", slope), ("dy", dy))
     slope = V.array(slope, fn, "slope")
     dy = V.array(dy, fn, "dy")
     V.check_shape(dy, fn, "dy", slope.shape, "the shape of slope")
-    dx = V.new_array(slope.shape, fn, slope)
+    dx, = V.outputs(out, (slope.shape,), fn, (("slope", slope), ("dy", dy)))
     K.rrelu_backward(dy, slope, dx)
     return (dx,)
 
@@ -228,9 +228,10 @@ def _dropout_p(p, fn: str) -> float:
     return p
 
 
-def dropout(x, p=0.5, training=True, seed=None) -> tuple:
+def dropout(x, p=0.5, training=True, seed=None, *, out=None) -> tuple:
     """(y, mask): in training, y = x * mask / (1 - p) with mask a uint8 array of x's shape, 1 (kept)
-    with probability 1 - p; otherwise (a copy of x, None)."""
+    with probability 1 - p; otherwise (a copy of x, None). out: None or (y, mask) arrays-or-None
+    to write into (mask uint8; ignored when not training)."""
     fn = "dropout"
     p = _dropout_p(p, fn)
     training = _flag(training, fn, "training")
@@ -238,14 +239,14 @@ def dropout(x, p=0.5, training=True, seed=None) -> tuple:
     x = V.array(x, fn, "x")
     if not training:
         return _copy(K, x, fn), None
-    y = V.new_array(x.shape, fn, x)
-    mask = V.new_array(x.shape, fn, x, "uint8")
+    y, mask = V.outputs(out, (x.shape, x.shape), fn, (("x", x),), dtypes=("float32", "uint8"))
     K.dropout_forward(x, y, mask, p, _seed(seed, fn))
     return y, mask
 
 
-def dropout_backward(dy, mask, p) -> tuple:
-    """(dx,) = (dy * mask / (1 - p),); mask None (not training) gives a copy of dy."""
+def dropout_backward(dy, mask, p, *, out=None) -> tuple:
+    """(dx,) = (dy * mask / (1 - p),); mask None (not training) gives a copy of dy.
+    out: None or (dx,) to write into."""
     fn = "dropout_backward"
     p = _dropout_p(p, fn)
     K = V.kernels(fn, ("dy", dy), ("mask", mask))
@@ -255,17 +256,15 @@ def dropout_backward(dy, mask, p) -> tuple:
     if K is not _C:  # a device mask is dropout's own: uint8, never converted
         if mask.dtype != np.uint8:
             raise V.error(fn, "mask", f"a device array of dtype {mask.dtype}", "uint8 (dropout's mask)")
-        V.check_shape(dy, fn, "dy", mask.shape, "the shape of mask")
-        dx = V.new_array(mask.shape, fn, dy)
-        K.dropout_backward(dy, mask, dx, p)
-        return (dx,)
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"{fn}: argument 'mask' got dtype {m.dtype}, needed a uint8 (or bool) array")
-    if m.dtype != np.uint8:
-        m = (m != 0).astype(np.uint8)
-    m = np.ascontiguousarray(m)
+        m = mask
+    else:
+        m = np.asarray(mask)
+        if m.dtype.kind not in "biuf":
+            raise TypeError(f"{fn}: argument 'mask' got dtype {m.dtype}, needed a uint8 (or bool) array")
+        if m.dtype != np.uint8:
+            m = (m != 0).astype(np.uint8)
+        m = np.ascontiguousarray(m)
     V.check_shape(dy, fn, "dy", m.shape, "the shape of mask")
-    dx = V.new_array(m.shape, fn)
+    dx, = V.outputs(out, (m.shape,), fn, (("dy", dy), ("mask", m)))
     K.dropout_backward(dy, m, dx, p)
     return (dx,)

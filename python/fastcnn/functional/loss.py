@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ._validate import array, check_shape, error, is_device, kernels, new_array, shape_str
+from ._validate import array, check_shape, error, is_device, kernels, outputs, shape_str
 
 __all__ = ["cross_entropy", "cross_entropy_backward"]
 
@@ -89,12 +89,12 @@ def cross_entropy_sum_into(logits, target, total, weight=1.0) -> None:
     K.cross_entropy_sum_into(logits, target, total, float(weight))
 
 
-def cross_entropy_backward(logits, target):
+def cross_entropy_backward(logits, target, *, out=None):
     """Gradient (dlogits,) of the mean loss: (softmax(logits) * sum(t) - t) / N per row, which is
-    (softmax - t) / N for class ids and for probability rows summing to 1."""
+    (softmax - t) / N for class ids and for probability rows summing to 1. out: None or (dlogits,)."""
     fn = "cross_entropy_backward"
     K = kernels(fn, ("logits", logits), ("target", target))
     logits, target = _args(fn, logits, target)
-    dlogits = new_array(logits.shape, fn, logits)
+    dlogits, = outputs(out, (logits.shape,), fn, (("logits", logits), ("target", target)))
     K.cross_entropy_backward(logits, target, dlogits)
     return (dlogits,)

@@ -210,13 +210,14 @@ class RReLU(Layer):
 
     def forward(self, x, training):
         seed = _random.next_seed() if training else None
-        y, slope = F.rrelu(x, lower=self.lower, upper=self.upper, training=bool(training), seed=seed)
+        y, slope = F.rrelu(x, lower=self.lower, upper=self.upper, training=bool(training), seed=seed,
+                           out=(self.buffer("y", x.shape), self.buffer("slope", x.shape)))
         if training:
             self.cache = slope
         return y
 
     def backward(self, dy):
-        return F.rrelu_backward(dy, self.cache)[0]
+        return F.rrelu_backward(dy, self.cache, out=(self.buffer("dx", dy.shape),))[0]
 
     def get_config(self):
         return {**super().get_config(), "lower": self.lower, "upper": self.upper}

@@ -200,13 +200,13 @@ class Layer:
             sum(int(a.size) for a in self.state.values())
         return n_train + n_frozen if trainable is None else (n_train if trainable else n_frozen)
 
-    def buffer(self, key: str, shape) -> np.ndarray:
-        """This layer's float32 array `key` of `shape`: the same array every call while the shape stays
-        (uninitialized when new). Pass it as out= to the functional ops."""
+    def buffer(self, key: str, shape, dtype: str = "float32") -> np.ndarray:
+        """This layer's array `key` of `shape` (float32 unless dtype says otherwise): the same array
+        every call while the shape stays (uninitialized when new). Pass it as out= to the functional ops."""
         buf = self._buffers.get(key)
         shape = tuple(shape)
         if buf is None or buf.shape != shape:
-            buf = self._buffers[key] = _tensor.empty(shape, self._cuda)
+            buf = self._buffers[key] = _tensor.empty(shape, self._cuda, dtype)
         return buf
 
     def _move(self, cuda) -> None:

@@ -167,14 +167,15 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self.cache = None
             return x
-        y, mask = F.dropout(x, self.rate, True, seed=_random.next_seed())
+        y, mask = F.dropout(x, self.rate, True, seed=_random.next_seed(),
+                            out=(self.buffer("y", x.shape), self.buffer("mask", x.shape, "uint8")))
         self.cache = mask
         return y
 
     def backward(self, dy):
         if self.cache is None:
             return dy
-        return F.dropout_backward(dy, self.cache, self.rate)[0]
+        return F.dropout_backward(dy, self.cache, self.rate, out=(self.buffer("dx", dy.shape),))[0]
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}
