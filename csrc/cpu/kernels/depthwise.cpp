@@ -1,0 +1,197 @@
+// Depthwise convolution (see depthwise.h). x is (N,C,H,W), w is (K,1,R,S), y is (N,K,P,Q), K = C*M.
+//  - forward: per output plane (n, k), per output row, the R*S taps are added one after another
+//    to the row, each as an axpy over its valid output columns (contiguous for stride 1, so the
+//    compiler vectorizes it; the row stays in L1).
+//  - backward-data: the mirror image, per input plane (n, c): each dy row of the plane's M
+//    filters is scattered into the dx rows it touched, tap by tap (again an axpy along the row).
+//  - backward-weight: per (batch chunk, filter), each tap is a dot product of the dy plane with
+//    the shifted x plane, on 8-lane vectors with 4 accumulators (the FMA latency).
+#include "cpu/kernels/depthwise.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cpu/vec/vec.h"
+#include "fastcnn/parallel.h"
+
+namespace fastcnn::cpu::FASTCNN_ISA_NAME {
+
+namespace {
+
+using vec::F32x8;
+
+// The weight gradient's batch reduction is split into at most this many chunks, whatever the
+// thread count, so its rounding never depends on the number of threads.
+constexpr int64_t kWeightChunks = 8;
+
+// [lo, hi): the q in [0, Q) with 0 <= q*stride + off < n.
+void valid_range(int64_t off, int64_t stride, int64_t n, int64_t Q, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = n - off <= 0 ? 0 : (n - 1 - off) / stride + 1;
+  lo = std::min(lo, Q);
+  hi = std::max(lo, std::min(hi, Q));
+}
+
+// Planes per parallel chunk: enough multiply-adds that threading pays.
+int64_t plane_grain(int64_t plane_work) {
+  return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, plane_work));
+}
+
+// dst[q*stride] += a * src[q] for q in [0, n) (the scatter of backward-data) or
+// dst[q] += a * src[q*stride] (the gather of forward); stride 1 is the vectorized case.
+inline void axpy_gather(int64_t n, float a, const float* __restrict src, int64_t stride,
+                        float* __restrict dst) {
+  if (stride == 1) {
+    for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q];
+  } else {
+    for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q * stride];
+  }
+}
+
+inline void axpy_scatter(int64_t n, float a, const float* __restrict src, int64_t stride,
+                         float* __restrict dst) {
+  if (stride == 1) {
+    for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q];
+  } else {
+    for (int64_t q = 0; q < n; ++q) dst[q * stride] += a * src[q];
+  }
+}
+
+}  // namespace
+
+bool depthwise_applies(const Conv2dParams& p) { return p.groups > 1 && p.groups == p.C; }
+
+// x is (N,C,H,W), w is (K,1,R,S), b is (K,) or null, y is (N,K,P,Q):
+// y[n,k,p,q] = b[k] + sum_{r,s} w[k,r,s] * x[n, k/M, p*sh - pt + r*dh, q*sw - pl + s*dw].
+void depthwise_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                       float* y) {
+  const int64_t M = p.K / p.C, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  parallel_for(0, p.N * p.K, plane_grain(PQ * RS), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / p.K, k = i % p.K;
+      const float* xc = x + (n * p.C + k / M) * HW;
+      const float* wk = w + k * RS;
+      float* yk = y + i * PQ;
+      std::fill(yk, yk + PQ, b ? b[k] : 0.f);
+      for (int64_t oh = 0; oh < p.P; ++oh) {
+        float* yr = yk + oh * p.Q;
+        for (int64_t r = 0; r < p.R; ++r) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+          if (ih < 0 || ih >= p.H) continue;
+          for (int64_t s = 0; s < p.S; ++s) {
+            int64_t lo, hi;
+            const int64_t off = s * p.dil_w - p.pad_left;
+            valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
+            axpy_gather(hi - lo, wk[r * p.S + s], xc + ih * p.W + lo * p.stride_w + off,
+                        p.stride_w, yr + lo);
+          }
+        }
+      }
+    }
+  });
+}
+
+// dy is (N,K,P,Q), w is (K,1,R,S), b is (C,) or null, dx is (N,C,H,W):
+// dx[n,c,h,v] = b[c] + sum over the M filters k of channel c and the (p,q,r,s) with
+// h = p*sh - pt + r*dh, v = q*sw - pl + s*dw of w[k,r,s] * dy[n,k,p,q].
+void depthwise_backward_data(const Conv2dParams& p, const float* dy, const float* w,
+                             const float* b, float* dx) {
+  const int64_t M = p.K / p.C, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  parallel_for(0, p.N * p.C, plane_grain(M * PQ * RS), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / p.C, c = i % p.C;
+      float* dxc = dx + i * HW;
+      std::fill(dxc, dxc + HW, b ? b[c] : 0.f);
+      for (int64_t k = c * M; k < (c + 1) * M; ++k) {
+        const float* dyk = dy + (n * p.K + k) * PQ;
+        const float* wk = w + k * RS;
+        for (int64_t oh = 0; oh < p.P; ++oh) {
+          const float* dyr = dyk + oh * p.Q;
+          for (int64_t r = 0; r < p.R; ++r) {
+            const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+            if (ih < 0 || ih >= p.H) continue;
+            for (int64_t s = 0; s < p.S; ++s) {
+              int64_t lo, hi;
+              const int64_t off = s * p.dil_w - p.pad_left;
+              valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
+              axpy_scatter(hi - lo, wk[r * p.S + s], dyr + lo,
+                           p.stride_w, dxc + ih * p.W + lo * p.stride_w + off);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// dy is (N,K,P,Q), x is (N,C,H,W), dw is (K,1,R,S):
+// dw[k,r,s] = sum_{n,p,q} dy[n,k,p,q] * x[n, k/M, p*sh - pt + r*dh, q*sw - pl + s*dw].
+// The batch is split into min(N, kWeightChunks) chunks; each (chunk, filter) pair sums its samples
+// in order into its own partial, and the partials are added in chunk order: the same bits for
+// any thread count.
+void depthwise_backward_weight(const Conv2dParams& p, const float* dy, const float* x,
+                               float* dw) {
+  const int64_t M = p.K / p.C, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  const int64_t wsize = p.K * RS;
+  if (p.N == 0) {
+    std::fill(dw, dw + wsize, 0.f);
+    return;
+  }
+  const int64_t chunks = std::min(p.N, kWeightChunks);
+  static thread_local std::vector<float> partial_ws;
+  if ((int64_t)partial_ws.size() < chunks * wsize) partial_ws.resize(chunks * wsize);
+  float* partials = partial_ws.data();
+  const int64_t chunk_work = (p.N + chunks - 1) / chunks * PQ * RS;
+  parallel_for(0, chunks * p.K, plane_grain(chunk_work), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t ci = i / p.K, k = i % p.K;
+      const int64_t n0 = ci * p.N / chunks, n1 = (ci + 1) * p.N / chunks;
+      float* out = partials + i * RS;
+      for (int64_t r = 0; r < p.R; ++r) {
+        for (int64_t s = 0; s < p.S; ++s) {
+          int64_t lo, hi;
+          const int64_t off = s * p.dil_w - p.pad_left;
+          valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
+          F32x8 acc[4] = {};
+          for (int64_t n = n0; n < n1; ++n) {
+            const float* dyk = dy + (n * p.K + k) * PQ;
+            const float* xc = x + (n * p.C + k / M) * HW;
+            for (int64_t oh = 0; oh < p.P; ++oh) {
+              const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
+              if (ih < 0 || ih >= p.H) continue;
+              const float* dyr = dyk + oh * p.Q;
+              const float* xr = xc + ih * p.W + off;  // xr[q*sw] pairs with dyr[q]
+              int64_t q = lo, j = 0;
+              if (p.stride_w == 1) {
+                for (; q + 8 <= hi; q += 8, ++j) acc[j & 3] += vec::load8(dyr + q) * vec::load8(xr + q);
+              } else {
+                for (; q + 8 <= hi; q += 8, ++j) {
+                  F32x8 xv;
+                  for (int l = 0; l < 8; ++l) xv[l] = xr[(q + l) * p.stride_w];
+                  acc[j & 3] += vec::load8(dyr + q) * xv;
+                }
+              }
+              if (q < hi) {  // the row's last partial vector, zero-filled
+                F32x8 dv = {}, xv = {};
+                for (int l = 0; q + l < hi; ++l) {
+                  dv[l] = dyr[q + l];
+                  xv[l] = xr[(q + l) * p.stride_w];
+                }
+                acc[j & 3] += dv * xv;
+              }
+            }
+          }
+          const F32x8 v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+          out[r * p.S + s] = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+        }
+      }
+    }
+  });
+  for (int64_t i = 0; i < wsize; ++i) {
+    float sum = partials[i];
+    for (int64_t ci = 1; ci < chunks; ++ci) sum += partials[ci * wsize + i];
+    dw[i] = sum;
+  }
+}
+
+}  // namespace fastcnn::cpu::FASTCNN_ISA_NAME
