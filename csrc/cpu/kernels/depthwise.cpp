@@ -1,9 +1,9 @@
 // Depthwise convolution (see depthwise.h). x is (N,C,H,W), w is (K,1,R,S), y is (N,K,P,Q), K = C*M.
-//  - forward: per output plane (n, k), per output row, the R*S taps are added one after another
-//    to the row, each as an axpy over its valid output columns (contiguous for stride 1, so the
-//    compiler vectorizes it; the row stays in L1).
-//  - backward-data: the mirror image, per input plane (n, c): each dy row of the plane's M
-//    filters is scattered into the dx rows it touched, tap by tap (again an axpy along the row).
+//  - forward: per output plane (n, k), correlate_plane(): the input plane copied zero-padded, then
+//    each vector of 8 outputs summed in registers over the R*S taps (8-lane loads along the row).
+//  - backward-data, stride 1: the same correlation of each dy plane with the flipped taps; for
+//    several filters per channel (M > 1) they are added in filter order. Strided: per input plane,
+//    each dy row is scattered into the dx rows it touched, tap by tap (an axpy along the row).
 //  - backward-weight: per (batch chunk, filter), each tap is a dot product of the dy plane with
 //    the shifted x plane, on 8-lane vectors with 4 accumulators (the FMA latency).
 #include "cpu/kernels/depthwise.h"
@@ -37,23 +37,85 @@ int64_t plane_grain(int64_t plane_work) {
   return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, plane_work));
 }
 
-// dst[q*stride] += a * src[q] for q in [0, n) (the scatter of backward-data) or
-// dst[q] += a * src[q*stride] (the gather of forward); stride 1 is the vectorized case.
-inline void axpy_gather(int64_t n, float a, const float* __restrict src, int64_t stride,
-                        float* __restrict dst) {
-  if (stride == 1) {
-    for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q];
-  } else {
-    for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q * stride];
-  }
-}
-
+// dst[q*stride] += a * src[q] for q in [0, n): the scatter of strided backward-data.
 inline void axpy_scatter(int64_t n, float a, const float* __restrict src, int64_t stride,
                          float* __restrict dst) {
   if (stride == 1) {
     for (int64_t q = 0; q < n; ++q) dst[q] += a * src[q];
   } else {
     for (int64_t q = 0; q < n; ++q) dst[q * stride] += a * src[q];
+  }
+}
+
+
+// Reused per-thread buffers: a zero-padded input plane and flipped filter taps.
+float* pad_workspace(int64_t size) {
+  static thread_local std::vector<float> ws;
+  if ((int64_t)ws.size() < size) ws.resize(size);
+  return ws.data();
+}
+
+float* taps_workspace(int64_t size) {
+  static thread_local std::vector<float> ws;
+  if ((int64_t)ws.size() < size) ws.resize(size);
+  return ws.data();
+}
+
+// One plane's correlation, with any stride, padding (negative = cropping) and dilation:
+//   out[p,q] = (accumulate ? out[p,q] : init) + sum_{r,s} taps[r*S+s] * in[p*sh - pt + r*dh, q*sw - pl + s*dw]
+// in is (H,W), zero outside; out is (P,Q). The input is first copied into a zero-padded plane
+// wide enough for Q rounded up to 8, so every tap is an unconditional 8-lane load and each
+// vector of 8 outputs is summed in registers, taps in (r,s) order, then stored once.
+void correlate_plane(const float* in, int64_t H, int64_t W, const float* taps, int64_t R, int64_t S,
+                     int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw,
+                     int64_t P, int64_t Q, float init, bool accumulate, float* out) {
+  if (P == 0 || Q == 0) return;
+  const int64_t Qr = (Q + 7) / 8 * 8;
+  const int64_t Hp = (P - 1) * sh + (R - 1) * dh + 1, Wp = (Qr - 1) * sw + (S - 1) * dw + 1;
+  float* pad = pad_workspace(Hp * Wp);
+  const int64_t c0 = std::clamp<int64_t>(pl, 0, Wp), c1 = std::clamp<int64_t>(pl + W, c0, Wp);
+  for (int64_t i = 0; i < Hp; ++i) {
+    float* row = pad + i * Wp;
+    const int64_t ih = i - pt;
+    if (ih < 0 || ih >= H || c0 == c1) {
+      std::fill(row, row + Wp, 0.f);
+      continue;
+    }
+    std::fill(row, row + c0, 0.f);
+    std::copy(in + ih * W + (c0 - pl), in + ih * W + (c1 - pl), row + c0);
+    std::fill(row + c1, row + Wp, 0.f);
+  }
+  for (int64_t oh = 0; oh < P; ++oh) {
+    float* yr = out + oh * Q;
+    const float* base = pad + oh * sh * Wp;
+    for (int64_t q0 = 0; q0 < Q; q0 += 8) {
+      const int64_t n = std::min<int64_t>(8, Q - q0);
+      F32x8 acc = vec::splat8(init);
+      if (accumulate) {
+        if (n == 8) {
+          acc = vec::load8(yr + q0);
+        } else {
+          for (int64_t l = 0; l < n; ++l) acc[l] = yr[q0 + l];
+        }
+      }
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xr = base + r * dh * Wp + q0 * sw;
+        for (int64_t s = 0; s < S; ++s) {
+          F32x8 xv;
+          if (sw == 1) {
+            xv = vec::load8(xr + s * dw);
+          } else {
+            for (int l = 0; l < 8; ++l) xv[l] = xr[s * dw + l * sw];
+          }
+          acc += vec::splat8(taps[r * S + s]) * xv;
+        }
+      }
+      if (n == 8) {
+        vec::store8(yr + q0, acc);
+      } else {
+        for (int64_t l = 0; l < n; ++l) yr[q0 + l] = acc[l];
+      }
+    }
   }
 }
 
@@ -71,22 +133,8 @@ void depthwise_forward(const Conv2dParams& p, const float* x, const float* w, co
       const int64_t n = i / p.K, k = i % p.K;
       const float* xc = x + (n * p.C + k / M) * HW;
       const float* wk = w + k * RS;
-      float* yk = y + i * PQ;
-      std::fill(yk, yk + PQ, b ? b[k] : 0.f);
-      for (int64_t oh = 0; oh < p.P; ++oh) {
-        float* yr = yk + oh * p.Q;
-        for (int64_t r = 0; r < p.R; ++r) {
-          const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
-          if (ih < 0 || ih >= p.H) continue;
-          for (int64_t s = 0; s < p.S; ++s) {
-            int64_t lo, hi;
-            const int64_t off = s * p.dil_w - p.pad_left;
-            valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
-            axpy_gather(hi - lo, wk[r * p.S + s], xc + ih * p.W + lo * p.stride_w + off,
-                        p.stride_w, yr + lo);
-          }
-        }
-      }
+      correlate_plane(xc, p.H, p.W, wk, p.R, p.S, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
+                      p.dil_h, p.dil_w, p.P, p.Q, b ? b[k] : 0.f, false, y + i * PQ);
     }
   });
 }
@@ -101,6 +149,18 @@ void depthwise_backward_data(const Conv2dParams& p, const float* dy, const float
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / p.C, c = i % p.C;
       float* dxc = dx + i * HW;
+      if (p.stride_h == 1 && p.stride_w == 1) {
+        // The forward of the flipped problem: taps reversed, padding (R-1)*dh - pt (crops if < 0).
+        float* flipped = taps_workspace(RS);
+        for (int64_t k = c * M; k < (c + 1) * M; ++k) {
+          for (int64_t t = 0; t < RS; ++t) flipped[t] = w[k * RS + RS - 1 - t];
+          correlate_plane(dy + (n * p.K + k) * PQ, p.P, p.Q, flipped, p.R, p.S, 1, 1,
+                          (p.R - 1) * p.dil_h - p.pad_top, (p.S - 1) * p.dil_w - p.pad_left,
+                          p.dil_h, p.dil_w, p.H, p.W, b ? b[c] : 0.f, k > c * M, dxc);
+        }
+        continue;
+      }
+      // Strided: each dy row scattered into the dx rows it touched, tap by tap.
       std::fill(dxc, dxc + HW, b ? b[c] : 0.f);
       for (int64_t k = c * M; k < (c + 1) * M; ++k) {
         const float* dyk = dy + (n * p.K + k) * PQ;
