@@ -37,6 +37,14 @@ int64_t plane_grain(int64_t plane_work) {
   return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, plane_work));
 }
 
+// 8 floats src[l*stride] (l < n, zero beyond) as a vector. Built in memory, then loaded, so that
+// the vectors that use it stay in registers (element writes to a vector spill it to the stack).
+inline F32x8 load_lanes(const float* src, int64_t stride, int64_t n) {
+  float lanes[8] = {};
+  for (int64_t l = 0; l < n; ++l) lanes[l] = src[l * stride];
+  return vec::load8(lanes);
+}
+
 // dst[q*stride] += a * src[q] for q in [0, n): the scatter of strided backward-data.
 inline void axpy_scatter(int64_t n, float a, const float* __restrict src, int64_t stride,
                          float* __restrict dst) {
@@ -91,29 +99,20 @@ void correlate_plane(const float* in, int64_t H, int64_t W, const float* taps, i
     for (int64_t q0 = 0; q0 < Q; q0 += 8) {
       const int64_t n = std::min<int64_t>(8, Q - q0);
       F32x8 acc = vec::splat8(init);
-      if (accumulate) {
-        if (n == 8) {
-          acc = vec::load8(yr + q0);
-        } else {
-          for (int64_t l = 0; l < n; ++l) acc[l] = yr[q0 + l];
-        }
-      }
+      if (accumulate) acc = n == 8 ? vec::load8(yr + q0) : load_lanes(yr + q0, 1, n);
       for (int64_t r = 0; r < R; ++r) {
         const float* xr = base + r * dh * Wp + q0 * sw;
         for (int64_t s = 0; s < S; ++s) {
-          F32x8 xv;
-          if (sw == 1) {
-            xv = vec::load8(xr + s * dw);
-          } else {
-            for (int l = 0; l < 8; ++l) xv[l] = xr[s * dw + l * sw];
-          }
+          const F32x8 xv = sw == 1 ? vec::load8(xr + s * dw) : load_lanes(xr + s * dw, sw, 8);
           acc += vec::splat8(taps[r * S + s]) * xv;
         }
       }
       if (n == 8) {
         vec::store8(yr + q0, acc);
       } else {
-        for (int64_t l = 0; l < n; ++l) yr[q0 + l] = acc[l];
+        float lanes[8];
+        vec::store8(lanes, acc);
+        std::copy(lanes, lanes + n, yr + q0);
       }
     }
   }
@@ -212,7 +211,11 @@ void depthwise_backward_weight(const Conv2dParams& p, const float* dy, const flo
           int64_t lo, hi;
           const int64_t off = s * p.dil_w - p.pad_left;
           valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
-          F32x8 acc[4] = {};
+          // Four accumulators (FMA latency): vectors 4j..4j+3 of a row go to a0..a3, the
+          // remaining whole vectors to a0, the zero-filled last partial one to a1.
+          F32x8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+          const int64_t sw = p.stride_w;
+          auto xload = [&](const float* src) { return sw == 1 ? vec::load8(src) : load_lanes(src, sw, 8); };
           for (int64_t n = n0; n < n1; ++n) {
             const float* dyk = dy + (n * p.K + k) * PQ;
             const float* xc = x + (n * p.C + k / M) * HW;
@@ -221,27 +224,18 @@ void depthwise_backward_weight(const Conv2dParams& p, const float* dy, const flo
               if (ih < 0 || ih >= p.H) continue;
               const float* dyr = dyk + oh * p.Q;
               const float* xr = xc + ih * p.W + off;  // xr[q*sw] pairs with dyr[q]
-              int64_t q = lo, j = 0;
-              if (p.stride_w == 1) {
-                for (; q + 8 <= hi; q += 8, ++j) acc[j & 3] += vec::load8(dyr + q) * vec::load8(xr + q);
-              } else {
-                for (; q + 8 <= hi; q += 8, ++j) {
-                  F32x8 xv;
-                  for (int l = 0; l < 8; ++l) xv[l] = xr[(q + l) * p.stride_w];
-                  acc[j & 3] += vec::load8(dyr + q) * xv;
-                }
+              int64_t q = lo;
+              for (; q + 32 <= hi; q += 32) {
+                a0 += vec::load8(dyr + q) * xload(xr + q * sw);
+                a1 += vec::load8(dyr + q + 8) * xload(xr + (q + 8) * sw);
+                a2 += vec::load8(dyr + q + 16) * xload(xr + (q + 16) * sw);
+                a3 += vec::load8(dyr + q + 24) * xload(xr + (q + 24) * sw);
               }
-              if (q < hi) {  // the row's last partial vector, zero-filled
-                F32x8 dv = {}, xv = {};
-                for (int l = 0; q + l < hi; ++l) {
-                  dv[l] = dyr[q + l];
-                  xv[l] = xr[(q + l) * p.stride_w];
-                }
-                acc[j & 3] += dv * xv;
-              }
+              for (; q + 8 <= hi; q += 8) a0 += vec::load8(dyr + q) * xload(xr + q * sw);
+              if (q < hi) a1 += load_lanes(dyr + q, 1, hi - q) * load_lanes(xr + q * sw, sw, hi - q);
             }
           }
-          const F32x8 v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+          const F32x8 v = (a0 + a1) + (a2 + a3);
           out[r * p.S + s] = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
         }
       }
