@@ -25,6 +25,8 @@ CASES = [
     ((2, 3, 16, 20), (6, 1, 2, 4), dict(stride=(3, 2), dilation=(1, 3), groups=3)),
     ((2, 4, 6, 6), (4, 1, 3, 3), dict(padding=3, groups=4)),                 # padding > kernel span
     ((1, 2, 5, 40), (2, 1, 1, 7), dict(stride=(1, 3), padding=(0, 3), groups=2)),  # conv1d-like
+    ((8, 16, 14, 14), (16, 1, 3, 3), dict(padding=1, groups=16)),            # forward: "wide"
+    ((8, 16, 14, 14), (16, 1, 3, 3), dict(stride=2, padding=1, groups=16)),  # forward: depthwise
 ]
 
 
@@ -36,7 +38,9 @@ def check_case(xs, ws, kw, bias=True):
     x, w = randn(*xs, seed=1), randn(*ws, seed=2)
     b = randn(ws[0], seed=3) if bias else None
     args = _quad(x, w, _full_kw(kw))
-    assert [_C.conv2d_algorithm(x, w, *args, p) for p in PASSES] == ["depthwise"] * 3
+    algos = [_C.conv2d_algorithm(x, w, *args, p) for p in PASSES]
+    # a forward that the direct "wide"/"filters" kernels take (stride 1, batch >= 8) stays there
+    assert algos[1:] == ["depthwise"] * 2 and algos[0] in ("depthwise", "wide", "filters"), algos
     y = F.conv2d(x, w, b, **kw)
     assert_close(y, ref.conv2d(x, w, b, **kw), 1e-5, "y")
     dy = randn(*y.shape, seed=4)
@@ -84,6 +88,22 @@ def test_thread_invariance():
     one, two = threads_1_and_2(lambda: (F.conv2d(x, w, b, **kw), *F.conv2d_backward(dy, x, w, b, **kw)))
     for a, c in zip(one, two):
         assert np.array_equal(a, c)
+
+
+def test_bench_shape_selects_depthwise():
+    x, w = np.empty((16, 128, 56, 56), np.float32), np.empty((128, 1, 3, 3), np.float32)
+    args = _quad(x, w, _full_kw(dict(padding=1, groups=128)))
+    assert [_C.conv2d_algorithm(x, w, *args, p) for p in PASSES] == ["wide", "depthwise", "depthwise"]
+
+
+def test_empty_plane():
+    # H = 0 with padding: one output row per sample, and an empty dx.
+    x, w = np.zeros((2, 3, 0, 5), np.float32), randn(3, 1, 2, 2, seed=13)
+    kw = dict(padding=1, groups=3)
+    y = F.conv2d(x, w, **kw)
+    assert_close(y, ref.conv2d(x, w, **kw), 1e-5, "y")
+    dx, dw, _ = F.conv2d_backward(randn(*y.shape, seed=14), x, w, **kw)
+    assert dx.shape == x.shape and np.array_equal(dw, np.zeros_like(w))
 
 
 def test_empty_batch():

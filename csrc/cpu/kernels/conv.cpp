@@ -651,12 +651,10 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
 // The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
-// Depthwise convs (groups == C > 1) come first, in every pass: one input channel per filter
-// leaves a GEMM nothing to reuse, and its per-group calls cost more than the work.
-// Then Winograd: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
+// Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
 // in winograd_applies), backward-data judged on its flipped problem like the direct kernels.
-Algo choose_algo(const Conv2dParams& p, Pass pass) {
-  if (depthwise_applies(p)) return Algo::depthwise;
+// (Depthwise convs are routed by choose_algo below.)
+Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
     return Algo::winograd;
@@ -676,6 +674,17 @@ Algo choose_algo(const Conv2dParams& p, Pass pass) {
   }
   if (std::min(wide, filters) > 2 * Kg * taps * PQ) return Algo::gemm;
   return filters < wide ? Algo::filters : Algo::wide;
+}
+
+// Depthwise convs (groups == C > 1): one input channel per filter leaves a GEMM nothing to reuse
+// and its per-group calls cost more than the work, so both backward passes and any forward the
+// generic choice would give to GEMM run the depthwise kernels. A forward that the "wide" or
+// "filters" kernel takes (stride 1, batch >= 8) stays there: measured faster than depthwise's.
+Algo choose_algo(const Conv2dParams& p, Pass pass) {
+  const Algo generic = choose_generic_algo(p, pass);
+  if (!depthwise_applies(p)) return generic;
+  if (pass == Pass::forward && (generic == Algo::wide || generic == Algo::filters)) return generic;
+  return Algo::depthwise;
 }
 }  // namespace
 
