@@ -5,7 +5,7 @@
 //    several filters per channel (M > 1) they are added in filter order. Strided: per input plane,
 //    each dy row is scattered into the dx rows it touched, tap by tap (an axpy along the row).
 //  - backward-weight: per (batch chunk, filter), each tap is a dot product of the dy plane with
-//    the shifted x plane, on 8-lane vectors with 4 accumulators (the FMA latency).
+//    the shifted x plane (both copied zero-padded), on 8-lane vectors with 4 accumulators.
 #include "cpu/kernels/depthwise.h"
 
 #include <algorithm>
@@ -56,7 +56,7 @@ inline void axpy_scatter(int64_t n, float a, const float* __restrict src, int64_
 }
 
 
-// Reused per-thread buffers: a zero-padded input plane and flipped filter taps.
+// Reused per-thread buffers: zero-padded planes; filter taps (flipped, or their accumulators).
 float* pad_workspace(int64_t size) {
   static thread_local std::vector<float> ws;
   if ((int64_t)ws.size() < size) ws.resize(size);
@@ -67,6 +67,23 @@ float* taps_workspace(int64_t size) {
   static thread_local std::vector<float> ws;
   if ((int64_t)ws.size() < size) ws.resize(size);
   return ws.data();
+}
+
+// out (Hp,Wp)[i,j] = in (H,W)[i - pt, j - pl], zero outside in (pt, pl may be negative: cropping).
+void pad_plane(const float* in, int64_t H, int64_t W, int64_t pt, int64_t pl, int64_t Hp,
+               int64_t Wp, float* out) {
+  const int64_t c0 = std::clamp<int64_t>(pl, 0, Wp), c1 = std::clamp<int64_t>(pl + W, c0, Wp);
+  for (int64_t i = 0; i < Hp; ++i) {
+    float* row = out + i * Wp;
+    const int64_t ih = i - pt;
+    if (ih < 0 || ih >= H || c0 == c1) {
+      std::fill(row, row + Wp, 0.f);
+      continue;
+    }
+    std::fill(row, row + c0, 0.f);
+    std::copy(in + ih * W + (c0 - pl), in + ih * W + (c1 - pl), row + c0);
+    std::fill(row + c1, row + Wp, 0.f);
+  }
 }
 
 // One plane's correlation, with any stride, padding (negative = cropping) and dilation:
@@ -81,18 +98,7 @@ void correlate_plane(const float* in, int64_t H, int64_t W, const float* taps, i
   const int64_t Qr = (Q + 7) / 8 * 8;
   const int64_t Hp = (P - 1) * sh + (R - 1) * dh + 1, Wp = (Qr - 1) * sw + (S - 1) * dw + 1;
   float* pad = pad_workspace(Hp * Wp);
-  const int64_t c0 = std::clamp<int64_t>(pl, 0, Wp), c1 = std::clamp<int64_t>(pl + W, c0, Wp);
-  for (int64_t i = 0; i < Hp; ++i) {
-    float* row = pad + i * Wp;
-    const int64_t ih = i - pt;
-    if (ih < 0 || ih >= H || c0 == c1) {
-      std::fill(row, row + Wp, 0.f);
-      continue;
-    }
-    std::fill(row, row + c0, 0.f);
-    std::copy(in + ih * W + (c0 - pl), in + ih * W + (c1 - pl), row + c0);
-    std::fill(row + c1, row + Wp, 0.f);
-  }
+  pad_plane(in, H, W, pt, pl, Hp, Wp, pad);
   for (int64_t oh = 0; oh < P; ++oh) {
     float* yr = out + oh * Q;
     const float* base = pad + oh * sh * Wp;
@@ -192,7 +198,7 @@ void depthwise_backward_weight(const Conv2dParams& p, const float* dy, const flo
                                float* dw) {
   const int64_t M = p.K / p.C, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
   const int64_t wsize = p.K * RS;
-  if (p.N == 0) {
+  if (p.N == 0 || PQ == 0) {
     std::fill(dw, dw + wsize, 0.f);
     return;
   }
@@ -201,43 +207,50 @@ void depthwise_backward_weight(const Conv2dParams& p, const float* dy, const flo
   if ((int64_t)partial_ws.size() < chunks * wsize) partial_ws.resize(chunks * wsize);
   float* partials = partial_ws.data();
   const int64_t chunk_work = (p.N + chunks - 1) / chunks * PQ * RS;
+  const int64_t sw = p.stride_w, Qr = (p.Q + 7) / 8 * 8, nb = Qr / 8;
+  const int64_t Hp = (p.P - 1) * p.stride_h + (p.R - 1) * p.dil_h + 1;
+  const int64_t Wp = (Qr - 1) * sw + (p.S - 1) * p.dil_w + 1;
+  auto xload = [sw](const float* src) { return sw == 1 ? vec::load8(src) : load_lanes(src, sw, 8); };
   parallel_for(0, chunks * p.K, plane_grain(chunk_work), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t ci = i / p.K, k = i % p.K;
       const int64_t n0 = ci * p.N / chunks, n1 = (ci + 1) * p.N / chunks;
       float* out = partials + i * RS;
-      for (int64_t r = 0; r < p.R; ++r) {
-        for (int64_t s = 0; s < p.S; ++s) {
-          int64_t lo, hi;
-          const int64_t off = s * p.dil_w - p.pad_left;
-          valid_range(off, p.stride_w, p.W, p.Q, lo, hi);
-          // Four accumulators (FMA latency): vectors 4j..4j+3 of a row go to a0..a3, the
-          // remaining whole vectors to a0, the zero-filled last partial one to a1.
-          F32x8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-          const int64_t sw = p.stride_w;
-          auto xload = [&](const float* src) { return sw == 1 ? vec::load8(src) : load_lanes(src, sw, 8); };
-          for (int64_t n = n0; n < n1; ++n) {
-            const float* dyk = dy + (n * p.K + k) * PQ;
-            const float* xc = x + (n * p.C + k / M) * HW;
+      // x and dy planes copied zero-padded (dy rows to Qr columns), so every tap reads whole
+      // vectors: per tap and sample, four accumulators (FMA latency) added into tap_acc[tap].
+      float* xpad = pad_workspace(Hp * Wp + p.P * Qr);
+      float* dypad = xpad + Hp * Wp;
+      // 8 lanes per tap, as floats: a std::vector of vector types may lose their alignment.
+      float* tap_acc = taps_workspace(8 * RS);
+      std::fill(tap_acc, tap_acc + 8 * RS, 0.f);
+      for (int64_t n = n0; n < n1; ++n) {
+        pad_plane(x + (n * p.C + k / M) * HW, p.H, p.W, p.pad_top, p.pad_left, Hp, Wp, xpad);
+        pad_plane(dy + (n * p.K + k) * PQ, p.P, p.Q, 0, 0, p.P, Qr, dypad);
+        for (int64_t r = 0; r < p.R; ++r) {
+          for (int64_t s = 0; s < p.S; ++s) {
+            F32x8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
             for (int64_t oh = 0; oh < p.P; ++oh) {
-              const int64_t ih = oh * p.stride_h - p.pad_top + r * p.dil_h;
-              if (ih < 0 || ih >= p.H) continue;
-              const float* dyr = dyk + oh * p.Q;
-              const float* xr = xc + ih * p.W + off;  // xr[q*sw] pairs with dyr[q]
-              int64_t q = lo;
-              for (; q + 32 <= hi; q += 32) {
-                a0 += vec::load8(dyr + q) * xload(xr + q * sw);
-                a1 += vec::load8(dyr + q + 8) * xload(xr + (q + 8) * sw);
-                a2 += vec::load8(dyr + q + 16) * xload(xr + (q + 16) * sw);
-                a3 += vec::load8(dyr + q + 24) * xload(xr + (q + 24) * sw);
+              const float* dyr = dypad + oh * Qr;
+              const float* xr = xpad + (oh * p.stride_h + r * p.dil_h) * Wp + s * p.dil_w;
+              int64_t j = 0;
+              for (; j + 4 <= nb; j += 4) {
+                a0 += vec::load8(dyr + 8 * j) * xload(xr + 8 * j * sw);
+                a1 += vec::load8(dyr + 8 * j + 8) * xload(xr + (8 * j + 8) * sw);
+                a2 += vec::load8(dyr + 8 * j + 16) * xload(xr + (8 * j + 16) * sw);
+                a3 += vec::load8(dyr + 8 * j + 24) * xload(xr + (8 * j + 24) * sw);
               }
-              for (; q + 8 <= hi; q += 8) a0 += vec::load8(dyr + q) * xload(xr + q * sw);
-              if (q < hi) a1 += load_lanes(dyr + q, 1, hi - q) * load_lanes(xr + q * sw, sw, hi - q);
+              if (j < nb) a0 += vec::load8(dyr + 8 * j) * xload(xr + 8 * j * sw);
+              if (j + 1 < nb) a1 += vec::load8(dyr + 8 * j + 8) * xload(xr + (8 * j + 8) * sw);
+              if (j + 2 < nb) a2 += vec::load8(dyr + 8 * j + 16) * xload(xr + (8 * j + 16) * sw);
             }
+            float* lanes = tap_acc + 8 * (r * p.S + s);
+            vec::store8(lanes, vec::load8(lanes) + ((a0 + a1) + (a2 + a3)));
           }
-          const F32x8 v = (a0 + a1) + (a2 + a3);
-          out[r * p.S + s] = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
         }
+      }
+      for (int64_t t = 0; t < RS; ++t) {
+        const F32x8 v = vec::load8(tap_acc + 8 * t);
+        out[t] = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
       }
     }
   });
