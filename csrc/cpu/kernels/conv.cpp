@@ -4,6 +4,7 @@
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows (LeNet's conv1).
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
 //  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
+//  - "depthwise": one group per input channel (groups == C > 1), direct loops (depthwise.cpp).
 //
 // Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
 // thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
@@ -11,6 +12,7 @@
 // element in the same order. The direct kernels run over samples, each output computed by one
 // thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
+#include "cpu/kernels/depthwise.h"
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
@@ -639,7 +641,7 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters, winograd };
+enum class Algo { gemm, wide, filters, winograd, depthwise };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -656,7 +658,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
 // Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
 // in winograd_applies), backward-data judged on its flipped problem like the direct kernels.
-Algo choose_algo(const Conv2dParams& p, Pass pass) {
+// (Depthwise convs are routed by choose_algo below.)
+Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
     return Algo::winograd;
@@ -677,6 +680,17 @@ Algo choose_algo(const Conv2dParams& p, Pass pass) {
   if (std::min(wide, filters) > 2 * Kg * taps * PQ) return Algo::gemm;
   return filters < wide ? Algo::filters : Algo::wide;
 }
+
+// Depthwise convs (groups == C > 1): one input channel per filter leaves a GEMM nothing to reuse
+// and its per-group calls cost more than the work, so both backward passes and any forward the
+// generic choice would give to GEMM run the depthwise kernels. A forward that the "wide" or
+// "filters" kernel takes (stride 1, batch >= 8) stays there: measured faster than depthwise's.
+Algo choose_algo(const Conv2dParams& p, Pass pass) {
+  const Algo generic = choose_generic_algo(p, pass);
+  if (!depthwise_applies(p)) return generic;
+  if (pass == Pass::forward && (generic == Algo::wide || generic == Algo::filters)) return generic;
+  return Algo::depthwise;
+}
 }  // namespace
 
 // x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null, y is (N,K,P,Q).
@@ -687,6 +701,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     case Algo::wide: return wide_forward(p, x, w, b, y);
     case Algo::filters: return filters_forward(p, x, w, b, y);
     case Algo::winograd: return winograd_forward(p, x, w, b, y);
+    case Algo::depthwise: return depthwise_forward(p, x, w, b, y);
     case Algo::gemm: break;
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -718,6 +733,7 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
                           float* dx) {
   const Algo algo = choose_algo(p, Pass::backward_data);
   if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
+  if (algo == Algo::depthwise) return depthwise_backward_data(p, dy, w, b, dx);
   if (algo != Algo::gemm) {
     return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
@@ -760,6 +776,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     case Algo::wide: return wide_backward_weight(p, dy, x, dw);
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
     case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
+    case Algo::depthwise: return depthwise_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
@@ -818,12 +835,13 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
 }
 
 // The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
-// "gemm", "wide", "filters" or "winograd". For tests and benchmarks.
+// "gemm", "wide", "filters", "winograd" or "depthwise". For tests and benchmarks.
 const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
   switch (choose_algo(p, static_cast<Pass>(pass))) {
     case Algo::wide: return "wide";
     case Algo::filters: return "filters";
     case Algo::winograd: return "winograd";
+    case Algo::depthwise: return "depthwise";
     case Algo::gemm: break;
   }
   return "gemm";
