@@ -52,9 +52,8 @@ CpuFeatures detect() {
     f.avx512bw = b & (1u << 30);
     f.avx512vl = b & (1u << 31);
   }
-  unsigned ext;
-  __get_cpuid(0x80000000, &ext, &b, &c, &d);
-  if (ext >= 0x80000004) {
+  unsigned ext = 0;  // __get_cpuid leaves it unset when the extended leaves are absent
+  if (__get_cpuid(0x80000000, &ext, &b, &c, &d) && ext >= 0x80000004) {
     char brand[49] = {0};
     for (unsigned i = 0; i < 3; ++i) {
       __get_cpuid(0x80000002 + i, &a, &b, &c, &d);
