@@ -1,3 +1,4 @@
+import gzip
 import os
 import sys
 
@@ -59,3 +60,16 @@ def cuda_backend(request, monkeypatch):
     yield _install_cuda(monkeypatch, request.param)
     import fastcnn.cuda
     fastcnn.cuda._reset()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """The bundled sample written out as the four IDX files (what --data expects)."""
+    from fastcnn.datasets import mnist
+    d = tmp_path_factory.mktemp("mnist")
+    (x, y), (xt, yt) = mnist.load_sample()
+    for key, a in {"x_train": x, "y_train": y, "x_test": xt, "y_test": yt}.items():
+        header = bytes([0, 0, 8, a.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in a.shape)
+        with gzip.open(d / (mnist.FILES[key] + ".gz"), "wb", compresslevel=1) as f:
+            f.write(header + a.tobytes())
+    return d

@@ -1,5 +1,4 @@
 """The fastcnn command: argument errors, train (short run, resume), summary, info."""
-import gzip
 import json
 import os
 
@@ -7,7 +6,6 @@ import numpy as np
 import pytest
 
 from fastcnn import cli
-from fastcnn.datasets import mnist
 
 
 def run(capsys, *argv):
@@ -21,18 +19,6 @@ def argparse_error(capsys, *argv) -> str:
         cli.main(list(argv))
     assert e.value.code == 2
     return capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """The bundled sample written out as the four IDX files (what --data expects)."""
-    d = tmp_path_factory.mktemp("mnist")
-    (x, y), (xt, yt) = mnist.load_sample()
-    for key, a in {"x_train": x, "y_train": y, "x_test": xt, "y_test": yt}.items():
-        header = bytes([0, 0, 8, a.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in a.shape)
-        with gzip.open(d / (mnist.FILES[key] + ".gz"), "wb", compresslevel=1) as f:
-            f.write(header + a.tobytes())
-    return d
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -2,7 +2,6 @@
 evaluate / predict on MNIST sample images vs the CPU, save/load from the device, CLI --device.
 Runs on the numpy-backed fake always (where results must match the CPU exactly, as the same kernels
 run) and on the real CUDA module where a GPU is present."""
-import gzip
 import json
 
 import numpy as np
@@ -240,17 +239,6 @@ def test_to_cuda_without_cuda_says_why(monkeypatch):
             lenet5().to("cuda")
     finally:
         fastcnn.cuda._reset()
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("mnist")
-    (x, y), (xt, yt) = mnist.load_sample()
-    for key, a in {"x_train": x, "y_train": y, "x_test": xt, "y_test": yt}.items():
-        header = bytes([0, 0, 8, a.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in a.shape)
-        with gzip.open(d / (mnist.FILES[key] + ".gz"), "wb", compresslevel=1) as f:
-            f.write(header + a.tobytes())
-    return d
 
 
 def test_cli_device_cuda_without_cuda_is_a_usage_error(monkeypatch, capsys, tmp_path):
