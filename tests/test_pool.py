@@ -165,6 +165,8 @@ def test_max_pool_ties_pick_the_first_and_overlaps_add():
 # one block of 256 outputs.
 FAST_CASES = [
     ((2, 3, 28, 28), 2, None, 0, False),
+    ((3, 4, 10, 10), 2, None, 0, False),             # 2x2 tiling, rows of 5 < 8 (LeNet's 2nd pool)
+    ((2, 3, 2, 14), 2, None, 0, False),              # rows of 7: one window short of a vector
     ((2, 3, 27, 29), 2, None, 0, False),             # odd sizes: last row / column in no window
     ((2, 3, 27, 29), 2, None, 0, True),              # ceil_mode: clipped last windows
     ((1, 2, 9, 1100), 2, 2, 0, False),               # 550 outputs a row: several blocks

@@ -104,9 +104,12 @@ class Pool {
     }
   }
 
-  // Spins for a while after each loop (the next kernel of a training step follows within tens of
-  // microseconds), yielding now and then, then sleeps until the next loop is published. The spin is
-  // short: on a loaded machine a spinning worker takes time slices from the caller itself.
+  // Spins for 1 ms after each loop, yielding now and then, then sleeps until the next loop is
+  // published. A training step's kernels follow each other within tens to hundreds of microseconds
+  // of Python: with a 50 us spin the workers were often asleep when the next loop began, the caller
+  // ran most chunks alone while they woke, and LeNet-5's kernels took 1.3-2.5x their warm 2-thread
+  // time inside a step (epoch 2.5 s; 2.1-2.3 s with 1 ms). The sched_yield keeps a spinning worker
+  // from taking whole time slices from the caller on a loaded machine.
   void worker(int64_t index) {
     t_in_pool = true;
     uint64_t seen = published_.load();
@@ -117,7 +120,7 @@ class Pool {
         cpu_relax();
         if ((spins & 255) == 255) sched_yield();
         if ((spins & 255) == 255 &&
-            std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(50)) {
+            std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(1000)) {
           std::unique_lock<std::mutex> lock(mutex_);
           sleepers_.fetch_add(1);
           wake_.wait(lock, [&] { return published_.load() != seen; });

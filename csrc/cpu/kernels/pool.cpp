@@ -328,13 +328,24 @@ inline void disjoint_backward(const Pool2dParams& p, float* dxp, const Whole& wh
 // the two winners, each match by `takes` with the earlier element holding ties: that is the last
 // NaN if any, else the first maximum, the element window_argmax picks, so the bits are the same.
 // Rows of Q >= 8 outputs run as whole vectors, the last one shifted back to end at Q (outputs
-// computed twice get the same value).
+// computed twice get the same value); shorter rows run the same tournament window by window.
 
 typedef int32_t I32x8 __attribute__((vector_size(32)));
 
 bool is_2x2_tiling(const Pool2dParams& p) {
   return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0 &&
-         p.H == 2 * p.P && p.W == 2 * p.Q && p.Q >= 8;
+         p.H == 2 * p.P && p.W == 2 * p.Q;
+}
+
+// Rows of Q < 8 outputs (LeNet's second pool, 5 wide): the same tournament one window at a time,
+// inline (the general row kernels cost two indirect calls per row of 5 windows). Returns the
+// window's max; *at = its scan index (0..3: a, b, c, d).
+inline float window2x2(const float* r0, const float* r1, int* at) {
+  const bool right_top = takes(r0[1], r0[0]), right_bottom = takes(r1[1], r1[0]);
+  const float top = vec::select(right_top, r0[1], r0[0]), bottom = vec::select(right_bottom, r1[1], r1[0]);
+  const bool down = takes(bottom, top);
+  *at = down * (2 + right_bottom) + !down * right_top;  // branch-free: random data mispredicts
+  return vec::select(down, bottom, top);
 }
 
 inline I32x8 takes8(vec::F32x8 v, vec::F32x8 m) { return (v > m) | (v != v); }
@@ -375,6 +386,11 @@ void max_pool_2x2_forward(const float* x, float* y, const Pool2dParams& p) {
       for (int64_t oh = 0; oh < p.P; ++oh) {
         const float* r0 = x + plane * HW + 2 * oh * p.W;
         float* yr = y + plane * PQ + oh * p.Q;
+        if (p.Q < 8) {
+          int at;
+          for (int64_t o = 0; o < p.Q; ++o) yr[o] = window2x2(r0 + 2 * o, r0 + p.W + 2 * o, &at);
+          continue;
+        }
         for_vector_blocks(p.Q, [&](int64_t o) { vec::store8(yr + o, windows8(r0 + 2 * o, r0 + p.W + 2 * o).max); });
       }
   });
@@ -391,6 +407,19 @@ void max_pool_2x2_backward(const float* dy, const float* x, float* dx, const Poo
       for (int64_t oh = 0; oh < p.P; ++oh) {
         const int64_t off = plane * HW + 2 * oh * p.W;
         const float* dyr = dy + plane * PQ + oh * p.Q;
+        if (p.Q < 8) {
+          for (int64_t o = 0; o < p.Q; ++o) {
+            float* d0 = dx + off + 2 * o;
+            int at;
+            window2x2(x + off + 2 * o, x + off + p.W + 2 * o, &at);
+            const float g = 0.0f + dyr[o];
+            d0[0] = vec::select(at == 0, g, 0.0f);
+            d0[1] = vec::select(at == 1, g, 0.0f);
+            d0[p.W] = vec::select(at == 2, g, 0.0f);
+            d0[p.W + 1] = vec::select(at == 3, g, 0.0f);
+          }
+          continue;
+        }
         for_vector_blocks(p.Q, [&](int64_t o) {
           const Windows8 w = windows8(x + off + 2 * o, x + off + p.W + 2 * o);
           const F32x8 g = zero + vec::load8(dyr + o);
