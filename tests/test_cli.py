@@ -97,3 +97,64 @@ def test_summary_and_info(capsys):
 
 def test_train_with_a_data_dir_without_mnist_is_a_usage_error(capsys, tmp_path):
     assert "does not hold the four MNIST files" in argparse_error(capsys, "train", "lenet5", "--data", str(tmp_path))
+
+
+# -- fastcnn bench: the command runs and reports; no assertions on the times themselves
+
+def test_bench_kernels_prints_the_table(capsys):
+    import fastcnn
+    before = fastcnn.get_num_threads()
+    try:
+        code, stdout, _ = run(capsys, "bench", "--quick", "--repeat", "1", "--no-torch", "--threads", "1")
+    finally:
+        fastcnn.set_num_threads(before)
+    assert code == 0
+    assert "ISA " in stdout and "1 thread" in stdout
+    for header in ("case", "pass", "shape", "ms", "rate"):
+        assert header in stdout
+    for case in ("lenet_c1", "lenet_c2", "conv_3x3", "max_pool2d", "relu"):
+        assert case in stdout
+    assert "GFLOP/s" in stdout and "GB/s" in stdout and "torch ms" not in stdout
+
+
+def test_bench_kernels_json(capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    code, _, _ = run(capsys, "bench", "--quick", "--repeat", "1", "--no-torch", "--json", str(path))
+    assert code == 0
+    result = json.loads(path.read_text())
+    assert {"version", "isa", "threads", "repeat", "warmup", "torch", "rows"} <= set(result)
+    assert result["repeat"] == 1 and result["torch"] is None
+    cases = {(r["case"], r["pass"]) for r in result["rows"]}
+    assert {("lenet_c1", "fwd"), ("lenet_c1", "fwd+bwd"), ("conv_3x3", "fwd+bwd"), ("relu", "fwd")} <= cases
+    for r in result["rows"]:
+        assert {"case", "pass", "shape", "ms", "rate", "unit"} <= set(r) and r["ms"] > 0 and r["rate"] > 0
+        assert r["unit"] == ("GFLOP/s" if r["case"].startswith(("lenet", "conv")) else "GB/s")
+
+
+def test_bench_kernels_with_torch(capsys):
+    pytest.importorskip("torch")
+    code, stdout, _ = run(capsys, "bench", "--quick", "--repeat", "1")
+    assert code == 0 and "torch ms" in stdout and "vs torch" in stdout
+
+
+def test_bench_model(capsys, tmp_path):
+    path = tmp_path / "lenet5.json"
+    code, stdout, _ = run(capsys, "bench", "lenet5", "--quick", "--repeat", "1", "--json", str(path))
+    assert code == 0 and "training (per step)" in stdout and "inference (per batch)" in stdout
+    assert "images/s" in stdout and "61,706 parameters" in stdout
+    result = json.loads(path.read_text())
+    assert result["model"] == "lenet5" and result["input_shape"] == [1, 28, 28]
+    assert {"train_step_ms", "train_images_per_s", "inference_batch_ms", "inference_images_per_s"} <= set(result)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "lenet6"], "argument MODEL: invalid choice: 'lenet6'"),
+    (["bench", "--repeat", "0"], "argument --repeat: got '0', needed a positive int"),
+    (["bench", "--repeat", "many"], "argument --repeat"),
+    (["bench", "--threads", "0"], "argument --threads"),
+    (["bench", "--batch-size", "8"], "argument --batch-size: only with MODEL"),
+    (["bench", "lenet5", "--input-shape", "1,4,4"], "argument --input-shape"),
+    (["bench", "--json", "/nonexistent-dir/x.json"], "argument --json"),
+])
+def test_bench_argument_errors(capsys, argv, message):
+    assert message in argparse_error(capsys, *argv)

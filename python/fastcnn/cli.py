@@ -1,8 +1,11 @@
-"""The ``fastcnn`` command: train a network on MNIST, print a model summary, print build facts.
+"""The ``fastcnn`` command: train a network on MNIST, print a model summary, benchmark this machine,
+print build facts.
 
     fastcnn train lenet5                       # reaches >= 99.0% test accuracy on full MNIST
     fastcnn train resnet18 --input-shape 1,28,28 --epochs 3 --optimizer adam
     fastcnn summary googlenet
+    fastcnn bench                              # conv/pool/relu kernels (and PyTorch's times, if installed)
+    fastcnn bench lenet5 --threads 1           # training steps and inference at batch 128
     fastcnn info
 """
 from __future__ import annotations
@@ -209,6 +212,43 @@ def _summary(args, parser) -> int:
     return 0
 
 
+def _bench(args, parser) -> int:
+    import fastcnn
+    from . import bench
+
+    if args.model is None:
+        for flag, value in (("--batch-size", args.batch_size), ("--input-shape", args.input_shape)):
+            if value is not None:
+                parser.error(f"argument {flag}: only with MODEL (a network benchmark, e.g. fastcnn bench lenet5 "
+                             f"{flag} ...)")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        parser.error(f"argument --json: the directory of {args.json!r} does not exist")
+    if args.threads:
+        fastcnn.set_num_threads(args.threads)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    if args.model is None:
+        result = bench.run_kernels(args.repeat, quick=args.quick, use_torch=not args.no_torch)
+        print(bench.format_kernels(result))
+    else:
+        try:
+            model = _make_model(args.model, args.input_shape)
+        except ValueError as e:  # an input shape the network cannot take
+            parser.error(f"argument --input-shape: {e}" if args.input_shape else str(e))
+        batch = args.batch_size or (8 if args.quick else DEFAULT_BATCH)
+        result = bench.run_model(model, args.model, args.repeat, batch, quick=args.quick, log=log)
+        print(bench.format_model(result))
+    if args.json:
+        try:
+            _write_json_atomic(args.json, result)
+        except OSError as e:
+            print(f"fastcnn bench: could not write --json {args.json}: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def _info(args, parser) -> int:
     import fastcnn
     for k, v in fastcnn.info().items():
@@ -219,7 +259,7 @@ def _info(args, parser) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import models
     parser = argparse.ArgumentParser(prog="fastcnn", description="CNNs on hand-written C++ kernels.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,summary,info}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,summary,bench,info}")
 
     t = sub.add_parser("train", help="train a network on MNIST",
                        description="Train MODEL on MNIST, using the test set for validation after every epoch; "
@@ -259,6 +299,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W")
     s.add_argument("--num-classes", type=_positive(int), default=None, help="default: the model's own")
     s.set_defaults(run=_summary)
+
+    b = sub.add_parser("bench", help="time this machine's kernels, or a network's training and inference",
+                       description="Without MODEL: time conv2d (forward, forward+backward), max_pool2d and relu on "
+                                   "a few representative shapes and print ms and GFLOP/s or GB/s, with PyTorch's "
+                                   "time for the same call when it is installed. With MODEL: time training steps "
+                                   "(forward + backward + SGD update) and inference on random data of the "
+                                   "network's input shape. Each figure is a median after warm-up runs.")
+    b.add_argument("model", metavar="MODEL", nargs="?", choices=models.NAMES, default=None,
+                   help="a network to time instead of the kernels, one of: " + ", ".join(models.NAMES) +
+                        " (the 224x224 ones take seconds to minutes per step on a few cores: try "
+                        "--input-shape 1,28,28 --batch-size 32)")
+    b.add_argument("--repeat", type=_positive(int), default=5,
+                   help="timed runs (kernels) or steps (MODEL) per figure, reported as the median (default 5)")
+    b.add_argument("--threads", type=_positive(int), default=None,
+                   help="CPU threads for the kernels (and PyTorch's); default: fastcnn's current count")
+    b.add_argument("--json", metavar="FILE", default=None, help="also write the results to FILE as JSON")
+    b.add_argument("--no-torch", action="store_true", help="do not time PyTorch even if it is installed")
+    b.add_argument("--batch-size", type=_positive(int), default=None,
+                   help=f"with MODEL: the batch size (default {DEFAULT_BATCH})")
+    b.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
+                   help="with MODEL: its input shape (default: the model's own, 1,28,28 for lenet5)")
+    b.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # tiny shapes: tests of the command
+    b.set_defaults(run=_bench)
 
     i = sub.add_parser("info", help="print version, compiler, OpenMP, ISA and CUDA facts")
     i.set_defaults(run=_info)
