@@ -416,3 +416,50 @@ def test_kernels_check_their_arguments():
         _C.conv2d_forward(X, W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 1)
     with pytest.raises(ValueError, match="'x'"):
         _C.conv2d_forward(X.astype(np.float64), W, None, y, (1, 1), (0, 0, 0, 0), (1, 1), 2)
+
+
+# conv2d_pool_forward: max_pool2d(conv2d(x)) in one call (the models' Conv2D + MaxPool2D pairs).
+# The direct kernels pool block by block (z in cache); the other algorithms conv then pool. Either
+# way: the bits of the two ops one after the other, z written or not.
+POOLED_CASES = [
+    # (N, C, H, W, K, R, pad, stride, pool kernel, pool stride, pool pads, ceil_mode)
+    (128, 1, 28, 28, 6, 5, 2, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),  # LeNet conv1: "wide"
+    (37, 6, 14, 14, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),  # conv2: "filters", odd batch
+    (9, 3, 17, 15, 5, 3, 1, 1, (3, 3), (2, 2), (1, 1, 1, 1), True),     # overlapping, padded, ceil
+    (3, 6, 14, 14, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),   # batch < 8: GEMM
+    (16, 32, 16, 16, 32, 3, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), False), # Winograd
+    (10, 4, 12, 12, 6, 3, 1, 2, (2, 2), (2, 2), (0, 0, 0, 0), False),   # stride 2: GEMM
+]
+
+
+@pytest.mark.parametrize("case", POOLED_CASES)
+def test_conv2d_pool_forward_is_conv_then_pool(case):
+    N, C, H, W, K, R, pad, stride, pk, ps, pp, ceil = case
+    x, w, b = randn(N, C, H, W, seed=N), randn(K, C, R, R, seed=K), randn(K, seed=C)
+    z = F.conv2d(x, w, b, stride=stride, padding=pad)
+    y = F.max_pool2d(z, pk, ps, ((pp[0], pp[1]), (pp[2], pp[3])), ceil)
+    args = ((stride, stride), (pad,) * 4, (1, 1), 1, pk, ps, pp, ceil)
+
+    def run():
+        z2, y2, y3 = np.full_like(z, np.nan), np.full_like(y, np.nan), np.full_like(y, np.nan)
+        _C.conv2d_pool_forward(x, w, b, z2, y2, *args)
+        _C.conv2d_pool_forward(x, w, b, None, y3, *args)
+        return z2, y2, y3
+
+    for z2, y2, y3 in threads_1_and_2(run):
+        np.testing.assert_array_equal(z2, z)
+        np.testing.assert_array_equal(y2, y)
+        np.testing.assert_array_equal(y3, y)
+
+
+def test_conv2d_pool_forward_names_bad_arguments():
+    x, w = randn(8, 1, 12, 12), randn(4, 1, 3, 3)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1, (2, 2), (2, 2), (0, 0, 0, 0), False)
+    with pytest.raises(ValueError, match="argument 'y' got shape"):
+        _C.conv2d_pool_forward(x, w, None, None, np.zeros((8, 4, 5, 5), np.float32), *args)
+    with pytest.raises(ValueError, match="argument 'z' got shape"):
+        _C.conv2d_pool_forward(x, w, None, np.zeros((8, 4, 11, 12), np.float32),
+                               np.zeros((8, 4, 6, 6), np.float32), *args)
+    with pytest.raises(ValueError, match="kernel_size"):
+        _C.conv2d_pool_forward(x, w, None, None, np.zeros((8, 4, 6, 6), np.float32),
+                               *args[:4], (13, 13), (1, 1), (0, 0, 0, 0), False)

@@ -31,15 +31,15 @@ def net(activation):
 
 def train_step(model, x, fused=True):
     """Output and parameter gradients of one forward + backward, as copies."""
-    saved = model._fused
+    saved = model._fused, model._pooled
     if not fused:
-        model._fused = {}
+        model._fused, model._pooled = {}, {}
     try:
         y, = model.forward(x, training=True)
         y = y.copy()
         model.backward([np.linspace(-1, 1, y.size, dtype=np.float32).reshape(y.shape)])
     finally:
-        model._fused = saved
+        model._fused, model._pooled = saved
     return [y] + [p.grad.copy() for p in model.parameters()]
 
 
@@ -54,6 +54,24 @@ def test_activation_after_pool_is_bit_identical(activation):
         for a, b in zip(got, plain):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(model.predict(x, batch_size=9), plain[0])  # inference: fused too
+
+
+def test_conv_and_pool_run_as_one_kernel_call_after_the_first_step(monkeypatch):
+    # LeNet's pairs take the direct conv kernels ("wide", "filters"): pooled block by block, z written
+    # in training only. The results are covered bit for bit by the test above; here, that it runs.
+    model = models.lenet5()
+    x = rand(16, 1, 28, 28)
+    model.predict(x, batch_size=16)  # first call: validating forwards, one layer at a time
+    calls = []
+    real = fastcnn._C.conv2d_pool_forward
+    monkeypatch.setattr(fastcnn._C, "conv2d_pool_forward", lambda *a: calls.append(a[3] is None) or real(*a))
+    ref, = model.forward(x)
+    assert calls == [True, True]  # inference: z is never written
+    y, = model.forward(x, training=True)
+    assert calls[2:] == [False, False]  # training keeps z for the backward passes
+    np.testing.assert_array_equal(y, ref)
+    model._pooled = {}
+    np.testing.assert_array_equal(model.forward(x)[0], ref)
 
 
 def test_fused_training_is_thread_invariant():
@@ -94,7 +112,7 @@ def test_layers_alone_still_apply_their_activation():
 def test_direct_calls_follow_batch_size_and_layout_changes():
     model = net("tanh")
     ref = net("tanh")
-    ref._fused = {}
+    ref._fused, ref._pooled = {}, {}
     for n, seed in ((4, 0), (7, 1), (4, 2)):
         x = rand(n, 2, 16, 16, seed=seed)
         np.testing.assert_array_equal(train_step(model, x)[0], train_step(ref, x)[0])
@@ -118,9 +136,10 @@ def test_sgd_direct_step_matches_the_functional_step():
         np.testing.assert_array_equal(p.value, e)
 
 
-@pytest.mark.parametrize("shape", [(3, 4, 28, 28), (2, 3, 6, 18), (1, 2, 4, 34)])
+@pytest.mark.parametrize("shape", [(3, 4, 28, 28), (2, 3, 6, 18), (1, 2, 4, 34), (3, 4, 10, 10), (2, 2, 4, 6)])
 def test_max_pool_2x2_vector_path_matches_the_row_path(shape):
-    # 2x2/2 windows tiling x exactly (at least 8 a row) take the vector path; one more column sends
+    # 2x2/2 windows tiling x exactly take the vector path (rows of 8 or more) or the same tournament
+    # window by window (shorter rows: LeNet's 10x10 -> 5x5); one more column sends
     # the same windows through the row path. Ties, signed zeros, -inf and NaN anywhere, several
     # NaNs in a window too: the winner (last NaN, else first maximum) and the bits must agree.
     rng = np.random.default_rng(len(shape) + shape[-1])

@@ -10,6 +10,7 @@
 #include "bind_util.h"
 #include "cpu/ref/conv.h"
 #include "ops/conv.h"
+#include "ops/pool.h"
 
 #include <pybind11/stl.h>
 
@@ -126,6 +127,30 @@ void bind_conv(py::module_& m) {
     if (DB) ops::conv_backward_bias(DY, p.N, p.C, p.H * p.W, DB);
   }, py::arg("dy"), py::arg("x"), py::arg("dw"), py::arg("db"), py::arg("stride"),
      py::arg("padding"), py::arg("dilation"), py::arg("groups"));
+
+  m.def("conv2d_pool_forward", [](py::array x, py::array w, py::object b, py::object z, py::array y,
+                                  Pair stride, Quad padding, Pair dilation, int64_t groups, Pair pool_kernel,
+                                  Pair pool_stride, Quad pool_padding, bool ceil_mode) {
+    // y = max_pool2d(conv2d(x, w, b)); z (the conv output, (N,K,P,Q)) written too unless None.
+    const char* fn = "conv2d_pool_forward";
+    const Conv2dParams p = conv_problem(fn, x, "x", w, stride, padding, dilation, groups);
+    const Pool2dParams pp = ops::pool2d_params("conv2d_pool_forward (its pooling)", p.N, p.K, p.P, p.Q, pool_kernel[0], pool_kernel[1],
+                                               pool_stride[0], pool_stride[1], pool_padding[0], pool_padding[1],
+                                               pool_padding[2], pool_padding[3], ceil_mode, false);
+    check_shape(y, fn, "y", {p.N, p.K, pp.P, pp.Q});
+    const float *X = in(x, fn, "x"), *Wt = in(w, fn, "w"), *B = bias(b, fn, p.K);
+    float* Y = out(y, fn, "y");
+    float* Z = nullptr;
+    if (!z.is_none()) {
+      py::array za = z.cast<py::array>();
+      check_shape(za, fn, "z", {p.N, p.K, p.P, p.Q});
+      Z = out(za, fn, "z");
+    }
+    py::gil_scoped_release nogil;
+    ops::conv2d_pool_forward(p, X, Wt, B, Z, pp, Y);
+  }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("z"), py::arg("y"), py::arg("stride"),
+     py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("pool_kernel"),
+     py::arg("pool_stride"), py::arg("pool_padding"), py::arg("ceil_mode"));
 
   m.def("conv2d_algorithm", [](py::array x, py::array w, Pair stride, Quad padding, Pair dilation,
                                int64_t groups, const std::string& pass) {

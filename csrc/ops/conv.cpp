@@ -98,6 +98,14 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
   FASTCNN_DISPATCH(conv_backward_bias)(dy, N, K, L, db);
 }
 
+void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* z,
+                         const Pool2dParams& pp, float* y) {
+  FASTCNN_CHECK(pp.N == p.N && pp.C == p.K && pp.H == p.P && pp.W == p.Q, "conv2d_pool_forward: the pooling "
+                "geometry is for input (", pp.N, ", ", pp.C, ", ", pp.H, ", ", pp.W, "), needed the conv output (",
+                p.N, ", ", p.K, ", ", p.P, ", ", p.Q, ")");
+  FASTCNN_DISPATCH(conv2d_pool_forward)(p, x, w, b, z, pp, y);
+}
+
 const char* conv2d_algorithm(const Conv2dParams& p, const std::string& pass) {
   const int index = pass == "forward" ? 0 : pass == "backward_data" ? 1 : pass == "backward_weight" ? 2 : -1;
   FASTCNN_CHECK(index >= 0, "conv2d_algorithm: argument 'pass' got '", pass,

@@ -32,6 +32,10 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
 void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw);
 // dy is (N,K,L), db is (K,).
 void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db);
+// y = max_pool2d(conv2d(x, w, b)), pooled with pp over the conv output z (N,K,P,Q), z written
+// too when not null (a training forward keeps it for the backward passes).
+void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* z,
+                         const Pool2dParams& pp, float* y);
 // The algorithm conv2d's pass uses: pass is "forward", "backward_data" or "backward_weight".
 const char* conv2d_algorithm(const Conv2dParams& p, const std::string& pass);
 

@@ -91,6 +91,12 @@ def _fuse_activation_into_pool(order, users, found, outputs) -> dict:
     return fused
 
 
+def _pooled_pairs(fused, found, users) -> dict:
+    """{conv uid: its MaxPool2D} for the pairs of _fuse_activation_into_pool: the model runs each pair
+    as one kernel call (Conv2D.forward_pooled) once both layers have validated their shapes."""
+    return {uid: found[users[uid][0]] for uid, extra in fused.items() if "defer_activation" in extra}
+
+
 def _count(n: int) -> str:
     return f"{n:,}"
 
@@ -180,6 +186,7 @@ class Model(TrainingMixin):
             inbound = layer._node[0]
             layer.needs_input_grad = not inbound or not all(isinstance(t.layer, InputLayer) for t in inbound)
         self._fused = _fuse_activation_into_pool(order, users, found, outputs + aux_outputs)
+        self._pooled = _pooled_pairs(self._fused, found, users)
 
     @property
     def built(self) -> bool:
@@ -297,8 +304,16 @@ class Model(TrainingMixin):
             if isinstance(layer, InputLayer):
                 values[id(out)] = xs[self._input_index[id(layer)]]
                 continue
+            if id(out) in values:  # a MaxPool2D its Conv2D already ran (forward_pooled)
+                continue
             args = [values[id(t)] for t in inbound]
             fused = self._fused.get(layer._uid)
+            pool = self._pooled.get(layer._uid)
+            if pool is not None:
+                y = layer.forward_pooled(args[0], training, pool)
+                if y is not None:
+                    values[id(pool._node[2])] = y
+                    continue
             if fused is None:
                 values[id(out)] = layer.forward(args if list_input else args[0], training)
             else:

@@ -13,6 +13,7 @@
 // thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
 #include "cpu/kernels/depthwise.h"
+#include "cpu/kernels/pool.h"
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
@@ -722,6 +723,50 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
       }
       gemm(inner, false, false, Kg, PQ, CRS, w + g * Kg * CRS, CRS, pointwise ? xg : col, PQ,
            b ? 1.f : 0.f, yg, PQ);
+    }
+  });
+}
+
+// y = max_pool2d(conv2d(x, w, b)) with pooling geometry pp over z (N,K,P,Q); z (written too) or
+// null. When the conv runs a direct kernel (per sample, the same bits for any batch split), the
+// batch goes in blocks of a few samples, each pooled right after its conv while its z block is
+// still in L1/L2: the pool does not re-read z from memory, and with z null (inference) z never
+// leaves the cache. Other algorithms run conv then pool over the whole batch. Either way y and z
+// have the bits of conv2d_forward then max_pool2d_forward.
+void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* z,
+                         const Pool2dParams& pp, float* y) {
+  const int64_t zsize = p.K * p.P * p.Q, ysize = p.K * pp.P * pp.Q, xsize = p.C * p.H * p.W;
+  const Algo algo = choose_algo(p, Pass::forward);
+  if (algo != Algo::wide && algo != Algo::filters) {
+    std::vector<float> whole;  // not kept: callers pass z for these algorithms (no fusion to gain)
+    if (!z) {
+      whole.resize(p.N * zsize);
+      z = whole.data();
+    }
+    conv2d_forward(p, x, w, b, z);
+    max_pool2d_forward(z, y, pp);
+    return;
+  }
+  // Blocks of up to 16 samples and ~128 KB of z, at least 2 per thread when the batch allows.
+  const int64_t threads = get_num_threads();
+  int64_t nb = std::max<int64_t>(1, std::min<int64_t>(16, (int64_t{128} << 10) / std::max<int64_t>(1, zsize * 4)));
+  nb = std::max<int64_t>(1, std::min(nb, p.N / std::max<int64_t>(1, 2 * threads)));
+  const int64_t blocks = (p.N + nb - 1) / nb;
+  parallel_for(0, blocks, 0, [&](int64_t b0, int64_t b1) {
+    float* scratch = z ? nullptr : direct_workspace<5>(nb * zsize);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t n0 = blk * nb, n = std::min(nb, p.N - n0);
+      Conv2dParams pb = p;
+      pb.N = n;
+      Pool2dParams ppb = pp;
+      ppb.N = n;
+      float* zb = z ? z + n0 * zsize : scratch;
+      // the direct kernels' own loops over samples run inline here (nested parallel_for)
+      if (algo == Algo::wide)
+        wide_forward(pb, x + n0 * xsize, w, b, zb);
+      else
+        filters_forward(pb, x + n0 * xsize, w, b, zb);
+      max_pool2d_forward(zb, y + n0 * ysize, ppb);
     }
   });
 }

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/kernels/pool.h"
 #include "fastcnn/dispatch.h"
 
 namespace fastcnn {
@@ -30,6 +31,8 @@ struct Conv2dParams {
                             const float* b, float* dx);                                          \
   void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw); \
   void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float* db);          \
+  void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,\
+                           float* z, const Pool2dParams& pp, float* y);                         \
   const char* conv2d_algorithm(const Conv2dParams& p, int pass);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_CONV_KERNELS)

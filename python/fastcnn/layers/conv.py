@@ -158,7 +158,15 @@ class _Conv(Layer):
                 _C.conv2d_backward_data(dy, w, dx, *args)
             _C.conv2d_backward_weight(dy, x, dw, db, *args)
 
-        return Direct(x.shape, forward, backward)
+        def pool_forward(x, w, b, z, y, pool_geometry):
+            _C.conv2d_pool_forward(x, w, b, z, y, *args, *pool_geometry)
+
+        direct = Direct(x.shape, forward, backward)
+        direct.pool_forward = pool_forward
+        # the direct kernels pool each block of samples while its conv output is in cache; the
+        # others conv then pool the whole batch and need z written
+        direct.per_sample = _C.conv2d_algorithm(x, w, *args, "forward") in ("wide", "filters")
+        return direct
 
     def _extents(self):
         return [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
@@ -197,6 +205,30 @@ class _Conv(Layer):
 
     def backward(self, dy):
         return weighted_backward(self, self._conv_backward, dy, self._kwargs())
+
+    def forward_pooled(self, x, training, pool):
+        """The model's fused pair: this Conv2D (activation a) read only by `pool`, a MaxPool2D with
+        disjoint windows. One kernel call computes z = conv(x) and max_pool(z), block by block while z
+        is in cache (inference does not write z at all), then a is applied to the pooled values;
+        both layers' caches are set as their own forwards would (the backward is unchanged). Same
+        bits as the two layers run one after the other. None when a fast path is not ready yet (the
+        first call with a shape goes through both layers' validating forwards) or does not apply."""
+        d, pd = self._direct, pool._direct
+        w = self.params["kernel"].value
+        b = self.params["bias"].value if self.use_bias else None
+        zshape = (len(x), *self.output_shape)
+        if d is None or d.shape != x.shape or pd is None or pd[0] != zshape or not plain(x) or not plain(w) \
+                or (b is not None and not plain(b)) or self.activation not in _ELEMENTWISE:
+            return None
+        zp = pool.buffer("zp", (len(x), *pool.output_shape))
+        z = self.buffer("y", zshape) if training or not d.per_sample else None
+        d.pool_forward(x, w, b, z, zp, pd[1])
+        if training:
+            self.cache = (x, z, None)
+            pool.cache = (z, self.activation)
+        y = pool.buffer("y", zp.shape)
+        getattr(_C, self.activation + "_forward")(zp, y)
+        return y
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
