@@ -134,9 +134,9 @@ void bind_conv(py::module_& m) {
     // y = max_pool2d(conv2d(x, w, b)); z (the conv output, (N,K,P,Q)) written too unless None.
     const char* fn = "conv2d_pool_forward";
     const Conv2dParams p = conv_problem(fn, x, "x", w, stride, padding, dilation, groups);
-    const Pool2dParams pp = ops::pool2d_params("conv2d_pool_forward (its pooling)", p.N, p.K, p.P, p.Q, pool_kernel[0], pool_kernel[1],
-                                               pool_stride[0], pool_stride[1], pool_padding[0], pool_padding[1],
-                                               pool_padding[2], pool_padding[3], ceil_mode, false);
+    const Pool2dParams pp = ops::pool2d_params(
+        "conv2d_pool_forward (its pooling)", p.N, p.K, p.P, p.Q, pool_kernel[0], pool_kernel[1], pool_stride[0],
+        pool_stride[1], pool_padding[0], pool_padding[1], pool_padding[2], pool_padding[3], ceil_mode, false);
     check_shape(y, fn, "y", {p.N, p.K, pp.P, pp.Q});
     const float *X = in(x, fn, "x"), *Wt = in(w, fn, "w"), *B = bias(b, fn, p.K);
     float* Y = out(y, fn, "y");
