@@ -602,9 +602,13 @@ void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const flo
       for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
         for (int64_t gi = 0; gi < G; ++gi) {
           pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
-          for (int64_t k = 0; k < Kg; ++k)
-            for (int64_t op = 0; op < p.P; ++op)
-              copy_row(dy + (n * p.K + gi * Kg + k) * PQ + op * p.Q, p.Q, dyw + k * L + op * g.Wp);
+          {  // sizes in locals: the float stores could alias p and g for the compiler, which then
+             // reloaded and re-multiplied them for every row (a sixth of conv1's weight gradient)
+            const int64_t P = p.P, Q = p.Q, Wp = g.Wp, rows = Kg * P;
+            const float* src = dy + (n * p.K + gi * Kg) * PQ;
+            for (int64_t kr = 0; kr < rows; ++kr)
+              copy_row(src + kr * Q, Q, dyw + kr / P * L + kr % P * Wp);
+          }
           float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
           for (int64_t kb = 0; kb < kblocks; ++kb)
             for (int64_t jb = 0; jb < jblocks; ++jb)
