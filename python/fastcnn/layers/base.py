@@ -41,7 +41,10 @@ Recipe — writing your own layer::
 Rules: forward and backward use fastcnn.functional ops (numpy only for reshapes and views);
 forward caches for backward only when ``training`` is true; backward overwrites (never
 accumulates into) ``Param.grad``; layers with several inputs (Concatenate, Add) take and return
-lists. A layer is used once in a graph (its cache belongs to that one call).
+lists. A layer is used once in a graph (its cache belongs to that one call). build creates arrays
+only through ``add_param`` and ``add_state(name, shape=..., fill=...)``: load_model first builds the
+file's architecture with placeholders in their place, to check its sizes against the file's arrays
+before allocating anything.
 
 Buffers: the built-in layers allocate nothing in the steady state. They write their output and
 their input gradient into arrays they own (``self.buffer(key, shape)``, reallocated only when the
@@ -112,9 +115,12 @@ class Param:
     def __init__(self, layer: "Layer", short_name: str, value: np.ndarray, trainable: bool = True):
         self.layer = layer
         self.short_name = short_name
+        self.trainable = trainable
+        if initializers.sizing():  # a shapes-only build (load_model's check): value and grad stand in
+            self.value = self.grad = initializers.placeholder(np.shape(value))
+            return
         self.value = np.ascontiguousarray(value, dtype=np.float32)
         self.grad = np.zeros(self.value.shape, np.float32)  # calloc: pages arrive when backward writes
-        self.trainable = trainable
 
     @property
     def name(self) -> str:
@@ -179,17 +185,43 @@ class Layer:
         """Create a trainable parameter drawn from initializer (a name, an Initializer or a dict).
 
         fan: (fan_in, fan_out) for the variance-scaling initializers; default from the shape.
+        In load_model's shapes-only build (initializers.shapes_only) the parameter is a placeholder of
+        that shape that takes no memory: create parameters and state only through add_param and
+        add_state(shape=...) so that a file declaring absurd sizes is rejected before anything is allocated.
         """
         init = initializers.get(initializer)
         shape = tuple(int(s) for s in shape)
-        value = np.empty(shape, np.float32) if initializers.skipping() else init(shape, fan)
+        if initializers.sizing():  # shapes only: nothing allocated, nothing drawn
+            value = initializers.placeholder(shape)
+        elif initializers.skipping():
+            value = np.empty(shape, np.float32)
+        else:
+            value = init(shape, fan)
         p = Param(self, short_name, value)
         self.params[short_name] = p
         return p
 
-    def add_state(self, short_name: str, value: np.ndarray) -> np.ndarray:
-        """A non-trainable array (e.g. BN moving statistics); kernels update it in place."""
-        a = np.ascontiguousarray(value, dtype=np.float32)
+    def add_state(self, short_name: str, value: np.ndarray | None = None, *, shape: Sequence[int] | None = None,
+                  fill: float = 0.0) -> np.ndarray:
+        """A non-trainable array (e.g. BN moving statistics); kernels update it in place.
+
+        Give either the array (value) or its shape and fill value: with shape=, load_model can build
+        the architecture for its size check without allocating the array (see add_param)."""
+        if (value is None) == (shape is None):
+            raise TypeError(f"{type(self).__name__}.add_state: arguments 'value' and 'shape' got "
+                            f"{'neither' if value is None else 'both'}, needed exactly one")
+        if shape is not None:
+            shape = tuple(int(s) for s in shape)
+            if initializers.sizing():
+                a = initializers.placeholder(shape)
+            elif initializers.skipping():  # load_model overwrites it
+                a = np.empty(shape, np.float32)
+            else:
+                a = np.full(shape, fill, np.float32)
+        elif initializers.sizing():
+            a = initializers.placeholder(np.shape(value))
+        else:
+            a = np.ascontiguousarray(value, dtype=np.float32)
         self.state[short_name] = a
         return a
 

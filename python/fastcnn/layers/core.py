@@ -1,7 +1,7 @@
 """Dense, Flatten, BatchNorm, LocalResponseNorm, Dropout."""
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from .. import _C, _random
 from .. import functional as F
@@ -65,7 +65,7 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W) (a view)."""
 
     def compute_output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(input_shape),)  # Python ints: np.prod wraps around past 2**63 silently
 
     def forward(self, x, training):
         return x.reshape((x.shape[0], -1))
@@ -97,8 +97,8 @@ class BatchNorm(Layer):
         c = input_shape[0]
         self.add_param("gamma", (c,), "ones")
         self.add_param("beta", (c,), "zeros")
-        self.add_state("moving_mean", np.zeros(c, np.float32))
-        self.add_state("moving_var", np.ones(c, np.float32))
+        self.add_state("moving_mean", shape=(c,), fill=0.0)
+        self.add_state("moving_var", shape=(c,), fill=1.0)
 
     def _args(self):
         return (self.params["gamma"].value, self.params["beta"].value, self.state["moving_mean"],

@@ -15,17 +15,18 @@ import numpy as np
 from .. import _random
 
 __all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "Zeros", "Ones",
-           "Constant", "get", "serialize", "compute_fans", "uninitialized", "skipping"]
+           "Constant", "get", "serialize", "compute_fans", "uninitialized", "skipping", "shapes_only",
+           "sizing", "placeholder"]
 
 _skip = threading.local()
+_sizing = threading.local()
 
 
 @contextlib.contextmanager
 def uninitialized():
-    """Within this block, parameters are created uninitialized (np.empty) instead of drawn: for
-    load_model, which overwrites every value anyway. Untouched pages cost no memory, so a file that
-    declares absurd layer sizes is rejected by the shape check before anything large is committed,
-    and no random numbers are drawn."""
+    """Within this block, parameters and state given by shape are created uninitialized (np.empty)
+    instead of drawn or filled: for load_model, which overwrites every value anyway (after checking
+    the sizes with shapes_only), so no random numbers are drawn."""
     _skip.on = True
     try:
         yield
@@ -35,6 +36,34 @@ def uninitialized():
 
 def skipping() -> bool:
     return getattr(_skip, "on", False)
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Within this block, layers get placeholders for their parameters and state (see placeholder):
+    arrays of the right shape backed by one float, so building a model costs no memory whatever sizes
+    its config declares. load_model builds the file's architecture this way first, to compare the
+    arrays it asks for with those the file holds before allocating anything."""
+    _sizing.on = True
+    try:
+        yield
+    finally:
+        _sizing.on = False
+
+
+def sizing() -> bool:
+    return getattr(_sizing, "on", False)
+
+
+def placeholder(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array of `shape` whose elements all share one float (zero strides): its shape and size
+    are those of the real array, its memory 4 bytes. Writable, so a layer's build that writes into its
+    parameters still runs (the writes land on the one float)."""
+    shape = tuple(int(s) for s in shape)
+    try:
+        return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
+    except ValueError as e:  # e.g. more elements than numpy can index: no file holds such an array
+        raise ValueError(f"shape {shape} cannot be an array's ({e})") from None
 
 
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
