@@ -5,6 +5,8 @@
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
 //  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
 //  - "depthwise": one group per input channel (groups == C > 1), direct loops (depthwise.cpp).
+//  - "dilated-winograd": a dilated stride-1 conv split into its dh*dw undilated phase convs, run
+//    as one batch on Winograd (dilated.cpp), all passes.
 //
 // Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
 // thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
@@ -13,6 +15,7 @@
 // thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
 #include "cpu/kernels/depthwise.h"
+#include "cpu/kernels/dilated.h"
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
@@ -641,7 +644,7 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters, winograd, depthwise };
+enum class Algo { gemm, wide, filters, winograd, depthwise, dilated };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -685,7 +688,16 @@ Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
 // and its per-group calls cost more than the work, so both backward passes and any forward the
 // generic choice would give to GEMM run the depthwise kernels. A forward that the "wide" or
 // "filters" kernel takes (stride 1, batch >= 8) stays there: measured faster than depthwise's.
+// Dilated stride-1 convs (one group) run as the batch of their dh*dw undilated phase convs
+// (dilated.h) when that batch takes Winograd, pass by pass: the same rule as for an undilated conv
+// of that shape, since the phase path adds only copies of x and y (about 4 passes over memory:
+// 1-2 ms for benchmarks' dilated_3x3, where im2col + GEMM took about 20 ms; see benchmarks/README.md).
+// Where the phase batch would take GEMM or the direct kernels it is not used: those handle
+// dilation themselves at the same cost, so the copies would be pure overhead.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
+  if ((p.dil_h > 1 || p.dil_w > 1) && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
+      choose_generic_algo(dilated_phase_problem(p), pass) == Algo::winograd)
+    return Algo::dilated;
   const Algo generic = choose_generic_algo(p, pass);
   if (!depthwise_applies(p)) return generic;
   if (pass == Pass::forward && (generic == Algo::wide || generic == Algo::filters)) return generic;
@@ -702,6 +714,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     case Algo::filters: return filters_forward(p, x, w, b, y);
     case Algo::winograd: return winograd_forward(p, x, w, b, y);
     case Algo::depthwise: return depthwise_forward(p, x, w, b, y);
+    case Algo::dilated: return dilated_forward(p, x, w, b, y);
     case Algo::gemm: break;
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -734,6 +747,7 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
   const Algo algo = choose_algo(p, Pass::backward_data);
   if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
   if (algo == Algo::depthwise) return depthwise_backward_data(p, dy, w, b, dx);
+  if (algo == Algo::dilated) return dilated_backward_data(p, dy, w, b, dx);
   if (algo != Algo::gemm) {
     return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
@@ -777,6 +791,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
     case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
     case Algo::depthwise: return depthwise_backward_weight(p, dy, x, dw);
+    case Algo::dilated: return dilated_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
@@ -835,13 +850,14 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
 }
 
 // The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
-// "gemm", "wide", "filters", "winograd" or "depthwise". For tests and benchmarks.
+// "gemm", "wide", "filters", "winograd", "depthwise" or "dilated-winograd". For tests and benchmarks.
 const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
   switch (choose_algo(p, static_cast<Pass>(pass))) {
     case Algo::wide: return "wide";
     case Algo::filters: return "filters";
     case Algo::winograd: return "winograd";
     case Algo::depthwise: return "depthwise";
+    case Algo::dilated: return "dilated-winograd";
     case Algo::gemm: break;
   }
   return "gemm";
