@@ -1,6 +1,7 @@
 """Dilated stride-1 convs split into their undilated phase convs ("dilated-winograd", dilated.cpp):
-the shapes that select it, against the float64 reference (1e-4, Winograd's bound: the phases run on
-Winograd), on every ISA, with 1 and 2 threads; and the shapes that keep their old paths."""
+the shapes that select it (the phase batch takes Winograd, the conv itself would take GEMM), against
+the float64 reference (1e-4, Winograd's bound: the phases run on Winograd), on every ISA, with 1 and
+2 threads; and the shapes that keep their old paths."""
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ CASES = [
     ((2, 16, 12, 9), (16, 16, 3, 3), dict(padding=((1, 3), (0, 2)), dilation=(2, 1)), False),
     ((3, 17, 10, 11), (33, 17, 3, 3), dict(padding=2, dilation=(1, 3)), False),
     ((2, 16, 14, 13), (16, 16, 3, 3), dict(padding=((0, 5), (4, 1)), dilation=(3, 2)), False),
+    # padding past the taps' reach: outputs that read only zeros, phase images that start lower
+    ((2, 16, 11, 10), (24, 16, 3, 3), dict(padding=((7, 0), (1, 6)), dilation=2), False),
     ((4, 48, 30, 31), (50, 48, 3, 3), dict(padding=2, dilation=2), True),         # 256 phase tiles
     ((5, 48, 25, 23), (48, 48, 3, 3), dict(padding=((4, 1), (3, 5)), dilation=3), True),
     ((1, 64, 64, 62), (48, 64, 3, 3), dict(padding="same", dilation=2), True),    # N = 1
@@ -104,6 +107,7 @@ def test_thread_count_invariant():
     ((2, 16, 20, 20), (16, 16, 3, 3), dict(dilation=2, stride=2)),
     ((2, 16, 20, 20), (16, 16, 5, 5), dict(dilation=2)),
     ((2, 16, 20, 20), (16, 16, 3, 3), {}),                            # undilated: plain Winograd
+    ((8, 16, 24, 24), (16, 16, 3, 3), dict(padding=2, dilation=2)),  # the direct kernels take it
 ])
 def test_not_chosen(xs, ws, kw):
     x, w = randn(*xs), randn(*ws)

@@ -688,17 +688,24 @@ Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
 // and its per-group calls cost more than the work, so both backward passes and any forward the
 // generic choice would give to GEMM run the depthwise kernels. A forward that the "wide" or
 // "filters" kernel takes (stride 1, batch >= 8) stays there: measured faster than depthwise's.
+//
 // Dilated stride-1 convs (one group) run as the batch of their dh*dw undilated phase convs
-// (dilated.h) when that batch takes Winograd, pass by pass: the same rule as for an undilated conv
-// of that shape, since the phase path adds only copies of x and y (about 4 passes over memory:
-// 1-2 ms for benchmarks' dilated_3x3, where im2col + GEMM took about 20 ms; see benchmarks/README.md).
-// Where the phase batch would take GEMM or the direct kernels it is not used: those handle
-// dilation themselves at the same cost, so the copies would be pure overhead.
+// (dilated.h), pass by pass, where that batch takes Winograd and the conv itself would take GEMM.
+// The phase path costs copies of x and y (about 1.5 ms of its 15 ms forward on benchmarks'
+// dilated_3x3). Measured against the old paths (2 loaded cores, AVX2, best of several):
+//  - over GEMM it won from 64 channels (16x64x28x28 and 16x64x56x56 with dilation 2 or (2,1),
+//    8x128x28x28 with dilation 3: 1.3x to 2.5x; dilated_3x3 forward 40-50 ms -> 15-20 ms) and
+//    tied on tiny problems (1x16x12x12: 0.05 ms either way); 2x256x14x14 (7x7 phases, a quarter
+//    of Winograd's tiles partial) still won or tied;
+//  - over the direct kernels ("filters": 16 and 32 channels, batch 8 and 16) it lost 1.5x to 2x
+//    (16x16x56x56 dilation 2; 8x32x20x20 dilation 4, 5x5 phases): they handle dilation at no
+//    extra cost, and those shapes are small enough for the copies and Winograd's partial tiles to
+//    show. So they keep the direct kernels.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
-  if ((p.dil_h > 1 || p.dil_w > 1) && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
-      choose_generic_algo(dilated_phase_problem(p), pass) == Algo::winograd)
-    return Algo::dilated;
   const Algo generic = choose_generic_algo(p, pass);
+  if ((p.dil_h > 1 || p.dil_w > 1) && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
+      generic == Algo::gemm && choose_generic_algo(dilated_phase_problem(p), pass) == Algo::winograd)
+    return Algo::dilated;
   if (!depthwise_applies(p)) return generic;
   if (pass == Pass::forward && (generic == Algo::wide || generic == Algo::filters)) return generic;
   return Algo::depthwise;

@@ -39,36 +39,90 @@ inline int64_t grain_for(int64_t per_item) {
   return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, per_item));
 }
 
-// xph[(n, a, b), c, j, l] = x[n, c, a - pad_top + dh*j, b - pad_left + dw*l], zero outside x.
+// dst[b*ds + l] = src[dw*l + b + off] where 0 <= dw*l + b + off < n, else 0 (b < dw, l < L): one
+// row split into its dw column phases. Dilation 2 has a loop of its own, which the compiler
+// vectorizes (a runtime stride is not; the copies took a quarter of the time with it).
+void deinterleave(const float* src, int64_t n, int64_t off, int64_t dw, int64_t L, float* dst,
+                  int64_t ds) {
+  auto one = [&](int64_t b, int64_t l) {
+    const int64_t i = dw * l + b + off;
+    dst[b * ds + l] = i >= 0 && i < n ? src[i] : 0.f;
+  };
+  if (dw == 2) {
+    // l in [lo, hi): both 2l + off and 2l + 1 + off inside [0, n)
+    const int64_t lo = std::min(L, std::max<int64_t>(0, (-off + 1) / 2));
+    const int64_t hi = std::max(lo, std::min(L, floor_div(n - 2 - off, 2) + 1));
+    float* d0 = dst;
+    float* d1 = dst + ds;
+    const float* s2 = src + off;
+    for (int64_t l = 0; l < lo; ++l) one(0, l), one(1, l);
+    for (int64_t l = lo; l < hi; ++l) {
+      d0[l] = s2[2 * l];
+      d1[l] = s2[2 * l + 1];
+    }
+    for (int64_t l = hi; l < L; ++l) one(0, l), one(1, l);
+    return;
+  }
+  for (int64_t b = 0; b < dw; ++b) {
+    int64_t lo, hi;
+    valid_range(b + off, dw, n, L, lo, hi);
+    float* d = dst + b * ds;
+    const float* sb = src + b + off;
+    std::fill(d, d + lo, 0.f);
+    for (int64_t l = lo; l < hi; ++l) d[l] = sb[l * dw];
+    std::fill(d + hi, d + L, 0.f);
+  }
+}
+
+// The inverse: dst[i] = src[b*ss + l] (+ bias) for i = dw*l + b + off in [0, n) with l < L;
+// the other i (in no phase) get 0 (+ bias).
+template <bool Bias>
+void interleave(const float* src, int64_t ss, int64_t dw, int64_t L, int64_t off, int64_t n,
+                float bias, float* dst) {
+  auto one = [&](int64_t i) {
+    const int64_t m = i - off;
+    const float v = m >= 0 && m < dw * L ? src[(m % dw) * ss + m / dw] : 0.f;
+    dst[i] = Bias ? v + bias : v;
+  };
+  if (dw == 2) {
+    // l in [lo, hi): both 2l + off and 2l + 1 + off inside [0, n)
+    const int64_t lo = std::min(L, std::max<int64_t>(0, (-off + 1) / 2));
+    const int64_t hi = std::max(lo, std::min(L, floor_div(n - 2 - off, 2) + 1));
+    const int64_t i_lo = lo < hi ? 2 * lo + off : n, i_hi = lo < hi ? 2 * hi + off : n;
+    for (int64_t i = 0; i < std::min(i_lo, n); ++i) one(i);
+    const float* s0 = src;
+    const float* s1 = src + ss;
+    float* d2 = dst + off;
+    for (int64_t l = lo; l < hi; ++l) {
+      d2[2 * l] = Bias ? s0[l] + bias : s0[l];
+      d2[2 * l + 1] = Bias ? s1[l] + bias : s1[l];
+    }
+    for (int64_t i = std::max<int64_t>(i_hi, 0); i < n; ++i) one(i);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) one(i);
+}
+
+// xph[(n, a, b), c, j, l] = x[n, c, a - pad_top + dh*(j + j0), b - pad_left + dw*(l + l0)], zero
+// outside x, where j0, l0 are the phase problem's padding (see dilated_phase_problem).
 void gather_input(const Conv2dParams& p, const Conv2dParams& q, const float* x, float* xph) {
   const int64_t dh = p.dil_h, dw = p.dil_w, plane = q.H * q.W;
+  const int64_t off_w = dw * q.pad_left - p.pad_left;  // x column of phase column 0, less b
   parallel_for(0, p.N * p.C, grain_for(dh * dw * plane), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / p.C, c = i % p.C;
-      const float* xc = x + i * p.H * p.W;
-      for (int64_t a = 0; a < dh; ++a)
-        for (int64_t b = 0; b < dw; ++b) {
-          float* dst = xph + (((n * dh + a) * dw + b) * p.C + c) * plane;
-          const int64_t off_w = b - p.pad_left;
-          int64_t lo, hi;
-          valid_range(off_w, dw, p.W, q.W, lo, hi);
-          for (int64_t j = 0; j < q.H; ++j) {
-            float* d = dst + j * q.W;
-            const int64_t ih = a - p.pad_top + dh * j;
-            if (ih < 0 || ih >= p.H) {
-              std::fill(d, d + q.W, 0.f);
-              continue;
-            }
-            const float* row = xc + ih * p.W + off_w;
-            std::fill(d, d + lo, 0.f);
-            if (dw == 1) {
-              std::copy(row + lo, row + hi, d + lo);
-            } else {
-              for (int64_t l = lo; l < hi; ++l) d[l] = row[l * dw];
-            }
-            std::fill(d + hi, d + q.W, 0.f);
+      for (int64_t a = 0; a < dh; ++a) {
+        float* dst = xph + ((n * dh + a) * dw * p.C + c) * plane;  // phase (a, 0); b: + C*plane
+        for (int64_t j = 0; j < q.H; ++j) {
+          const int64_t ih = a - p.pad_top + dh * (j + q.pad_top);
+          if (ih < 0 || ih >= p.H) {
+            for (int64_t b = 0; b < dw; ++b)
+              std::fill(dst + b * p.C * plane + j * q.W, dst + b * p.C * plane + (j + 1) * q.W, 0.f);
+            continue;
           }
+          deinterleave(x + (i * p.H + ih) * p.W, p.W, off_w, dw, q.W, dst + j * q.W, p.C * plane);
         }
+      }
     }
   });
 }
@@ -80,83 +134,61 @@ void gather_output(const Conv2dParams& p, const Conv2dParams& q, const float* dy
   parallel_for(0, p.N * p.K, grain_for(dh * dw * plane), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / p.K, k = i % p.K;
-      for (int64_t a = 0; a < dh; ++a)
-        for (int64_t b = 0; b < dw; ++b) {
-          float* dst = dyph + (((n * dh + a) * dw + b) * p.K + k) * plane;
-          const int64_t vb = std::min(q.Q, std::max<int64_t>(0, (p.Q - b + dw - 1) / dw));
-          for (int64_t u = 0; u < q.P; ++u) {
-            float* d = dst + u * q.Q;
-            const int64_t op = a + dh * u;
-            if (op >= p.P) {
-              std::fill(d, d + q.Q, 0.f);
-              continue;
-            }
-            const float* row = dy + (i * p.P + op) * p.Q + b;
-            for (int64_t v = 0; v < vb; ++v) d[v] = row[v * dw];
-            std::fill(d + vb, d + q.Q, 0.f);
+      for (int64_t a = 0; a < dh; ++a) {
+        float* dst = dyph + ((n * dh + a) * dw * p.K + k) * plane;  // phase (a, 0); b: + K*plane
+        for (int64_t u = 0; u < q.P; ++u) {
+          const int64_t op = a + dh * u;
+          if (op >= p.P) {
+            for (int64_t b = 0; b < dw; ++b)
+              std::fill(dst + b * p.K * plane + u * q.Q, dst + b * p.K * plane + (u + 1) * q.Q, 0.f);
+            continue;
           }
-        }
-    }
-  });
-}
-
-// y[n, k, a + dh*u, b + dw*v] = yph[(n, a, b), k, u, v] for the outputs inside (P, Q).
-void scatter_output(const Conv2dParams& p, const Conv2dParams& q, const float* yph, float* y) {
-  const int64_t dh = p.dil_h, dw = p.dil_w;
-  parallel_for(0, p.N * p.K, grain_for(p.P * p.Q), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / p.K, k = i % p.K;
-      for (int64_t op = 0; op < p.P; ++op) {
-        const int64_t a = op % dh, u = op / dh;
-        float* d = y + (i * p.P + op) * p.Q;
-        for (int64_t b = 0; b < dw && b < p.Q; ++b) {
-          const float* src = yph + ((((n * dh + a) * dw + b) * p.K + k) * q.P + u) * q.Q;
-          const int64_t vb = (p.Q - b + dw - 1) / dw;
-          if (dw == 1) {
-            std::copy(src, src + vb, d);
-          } else {
-            for (int64_t v = 0; v < vb; ++v) d[b + dw * v] = src[v];
-          }
+          deinterleave(dy + (i * p.P + op) * p.Q, p.Q, 0, dw, q.Q, dst + u * q.Q, p.K * plane);
         }
       }
     }
   });
 }
 
+// y[n, k, a + dh*u, b + dw*v] = yph[(n, a, b), k, u, v] for the outputs inside (P, Q).
+void scatter_output(const Conv2dParams& p, const Conv2dParams& q, const float* yph, float* y) {
+  const int64_t dh = p.dil_h, dw = p.dil_w, plane = q.P * q.Q;
+  parallel_for(0, p.N * p.K, grain_for(p.P * p.Q), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / p.K, k = i % p.K;
+      for (int64_t op = 0; op < p.P; ++op) {
+        const int64_t a = op % dh, u = op / dh;
+        const float* src = yph + ((n * dh + a) * dw * p.K + k) * plane + u * q.Q;
+        interleave<false>(src, p.K * plane, dw, q.Q, 0, p.Q, 0.f, y + (i * p.P + op) * p.Q);
+      }
+    }
+  });
+}
+
 // dx[n, c, ih, iw] = dxph[(n, a, b), c, j, l] (+ bias[c]) for the one (a, j, b, l) with
-// ih = a - pad_top + dh*j, iw = b - pad_left + dw*l; positions of x in no phase image (read by no
-// output) get 0 (+ bias[c]).
+// ih = a - pad_top + dh*(j + j0), iw = b - pad_left + dw*(l + l0); positions of x in no phase
+// image (read by no output) get 0 (+ bias[c]).
 void scatter_input(const Conv2dParams& p, const Conv2dParams& q, const float* dxph,
                    const float* bias, float* dx) {
-  const int64_t dh = p.dil_h, dw = p.dil_w;
+  const int64_t dh = p.dil_h, dw = p.dil_w, plane = q.H * q.W;
+  const int64_t off_w = dw * q.pad_left - p.pad_left;  // x column of phase column 0, less b
   parallel_for(0, p.N * p.C, grain_for(p.H * p.W), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / p.C, c = i % p.C;
       const float bc = bias ? bias[c] : 0.f;
       for (int64_t ih = 0; ih < p.H; ++ih) {
         float* d = dx + (i * p.H + ih) * p.W;
-        const int64_t a = floor_mod(ih + p.pad_top, dh), j = floor_div(ih + p.pad_top, dh);
-        const bool in_rows = j >= 0 && j < q.H;  // pad_top < 0 (a crop) can make j negative
-        int64_t covered = 0;                         // columns written from a phase image
-        for (int64_t b = 0; b < dw && in_rows; ++b) {
-          const float* src = dxph + ((((n * dh + a) * dw + b) * p.C + c) * q.H + j) * q.W;
-          const int64_t off_w = b - p.pad_left;
-          int64_t lo, hi;
-          valid_range(off_w, dw, p.W, q.W, lo, hi);
-          float* dd = d + off_w;
-          if (bias) {
-            for (int64_t l = lo; l < hi; ++l) dd[l * dw] = src[l] + bc;
-          } else {
-            for (int64_t l = lo; l < hi; ++l) dd[l * dw] = src[l];
-          }
-          covered += hi - lo;
+        const int64_t a = floor_mod(ih + p.pad_top, dh);
+        const int64_t j = floor_div(ih + p.pad_top, dh) - q.pad_top;
+        if (j < 0 || j >= q.H) {  // a row that no output reads
+          std::fill(d, d + p.W, bc);
+          continue;
         }
-        if (covered == p.W) continue;
-        // Some columns (or the whole row) are read by no output: recompute which, rarely needed.
-        for (int64_t iw = 0; iw < p.W; ++iw) {
-          const int64_t l = floor_div(iw + p.pad_left, dw);
-          if (!in_rows || l < 0 || l >= q.W) d[iw] = bc;
-        }
+        const float* src = dxph + ((n * dh + a) * dw * p.C + c) * plane + j * q.W;
+        if (bias)
+          interleave<true>(src, p.C * plane, dw, q.W, off_w, p.W, bc, d);
+        else
+          interleave<false>(src, p.C * plane, dw, q.W, off_w, p.W, 0.f, d);
       }
     }
   });
@@ -164,32 +196,89 @@ void scatter_input(const Conv2dParams& p, const Conv2dParams& q, const float* dx
 
 }  // namespace
 
+// Phase rows j (input row a - pad_top + dh*j of phase a) run over [j0, j1): from the first to the
+// last that holds an input row in some phase and that some output u < P' reads (u + r, r < R).
+// The phase image holds those rows only, and the phase conv has padding j0 on top (the zero
+// rows above, and below whatever P' implies): with 'same' padding it is the undilated 'same' conv
+// on P' x Q' images, and backward-data's output (the phase image) has no rows that are only
+// padding (with rows 0 .. P' + R - 2 instead, 30x30 for the 28x28 phases of benchmarks'
+// dilated_3x3: 1.3x Winograd's tiles). The same for columns.
+static void phase_rows(int64_t n, int64_t pad, int64_t d, int64_t R, int64_t Pq, int64_t& j0,
+                       int64_t& j1) {
+  j0 = std::max<int64_t>(0, -floor_div(d - 1 - pad, d));       // min over a of ceil((pad - a)/d)
+  j1 = std::min(Pq + R - 1, floor_div(n - 1 + pad, d) + 1);   // max over a of floor((..-a)/d)+1
+  j1 = std::max(j1, j0 + 1);  // no row at all (only with crops past the input): one zero row
+}
+
 Conv2dParams dilated_phase_problem(const Conv2dParams& p) {
   const int64_t Pq = (p.P + p.dil_h - 1) / p.dil_h, Qq = (p.Q + p.dil_w - 1) / p.dil_w;
-  return Conv2dParams{p.N * p.dil_h * p.dil_w, p.C, Pq + p.R - 1, Qq + p.S - 1, p.K, p.R, p.S,
-                      Pq, Qq, 1, 1, 0, 0, 1, 1, p.groups};
+  int64_t j0, j1, l0, l1;
+  phase_rows(p.H, p.pad_top, p.dil_h, p.R, Pq, j0, j1);
+  phase_rows(p.W, p.pad_left, p.dil_w, p.S, Qq, l0, l1);
+  return Conv2dParams{p.N * p.dil_h * p.dil_w, p.C, j1 - j0, l1 - l0, p.K, p.R, p.S,
+                      Pq, Qq, 1, 1, j0, l0, 1, 1, p.groups};
 }
+
+namespace {
+
+// Chunks of the forward and backward-data: the chunk's phase buffers (input and output
+// phases, floats) stay within kChunkBytes, so that they are still in the L3 cache when the conv
+// reads the gathered phases and when the scatter reads its output (32 MB of L3 here, and x and y
+// pass through it too). Each output is computed the same way whatever the batch it is in (the
+// kernels' sums run over channels and taps, not samples), so the chunking changes no bits. The
+// chunks are of equal size (to a sample), so none is a small remainder: a chunk holds 1 sample
+// only when its buffers take 4 MB, far more than Winograd's 16 tiles.
+constexpr int64_t kChunkBytes = 8 << 20;
+
+int64_t chunk_count(const Conv2dParams& p) {
+  const Conv2dParams q = dilated_phase_problem(Conv2dParams{p.N > 0 ? 1 : 0, p.C, p.H, p.W, p.K,
+      p.R, p.S, p.P, p.Q, 1, 1, p.pad_top, p.pad_left, p.dil_h, p.dil_w, p.groups});
+  const int64_t per_sample = 4 * q.N * (q.C * q.H * q.W + q.K * q.P * q.Q);
+  const int64_t step = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(1, per_sample));
+  return (p.N + step - 1) / step;
+}
+
+// Chunk ci of `chunks` of p's batch, as a problem of its own; its first sample in n0.
+Conv2dParams chunk_problem(const Conv2dParams& p, int64_t ci, int64_t chunks, int64_t& n0) {
+  Conv2dParams c = p;
+  n0 = ci * p.N / chunks;
+  c.N = (ci + 1) * p.N / chunks - n0;
+  return c;
+}
+
+}  // namespace
 
 // x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null, y is (N,K,P,Q); stride 1.
 void dilated_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                      float* y) {
-  const Conv2dParams q = dilated_phase_problem(p);
-  float* xph = workspace<0>(q.N * q.C * q.H * q.W);
-  float* yph = workspace<1>(q.N * q.K * q.P * q.Q);
-  gather_input(p, q, x, xph);
-  conv2d_forward(q, xph, w, b, yph);  // the bias once, on every phase output
-  scatter_output(p, q, yph, y);
+  const int64_t chunks = chunk_count(p);
+  for (int64_t ci = 0; ci < chunks; ++ci) {
+    int64_t n0;
+    const Conv2dParams pc = chunk_problem(p, ci, chunks, n0);
+    const Conv2dParams q = dilated_phase_problem(pc);
+    float* xph = workspace<0>(q.N * q.C * q.H * q.W);
+    float* yph = workspace<1>(q.N * q.K * q.P * q.Q);
+    gather_input(pc, q, x + n0 * p.C * p.H * p.W, xph);
+    conv2d_forward(q, xph, w, b, yph);  // the bias once, on every phase output
+    scatter_output(pc, q, yph, y + n0 * p.K * p.P * p.Q);
+  }
 }
 
 // dy is (N,K,P,Q), w is (K,C/g,R,S), b is (C,) or null (conv_transpose2d's bias), dx is (N,C,H,W).
 void dilated_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                            float* dx) {
-  const Conv2dParams q = dilated_phase_problem(p);
-  float* dyph = workspace<1>(q.N * q.K * q.P * q.Q);
-  float* dxph = workspace<2>(q.N * q.C * q.H * q.W);
-  gather_output(p, q, dy, dyph);
-  conv2d_backward_data(q, dyph, w, nullptr, dxph);
-  scatter_input(p, q, dxph, b, dx);  // the bias here: dx positions in no phase image need it too
+  const int64_t chunks = chunk_count(p);
+  for (int64_t ci = 0; ci < chunks; ++ci) {
+    int64_t n0;
+    const Conv2dParams pc = chunk_problem(p, ci, chunks, n0);
+    const Conv2dParams q = dilated_phase_problem(pc);
+    float* dyph = workspace<1>(q.N * q.K * q.P * q.Q);
+    float* dxph = workspace<2>(q.N * q.C * q.H * q.W);
+    gather_output(pc, q, dy + n0 * p.K * p.P * p.Q, dyph);
+    conv2d_backward_data(q, dyph, w, nullptr, dxph);
+    // The bias here: the positions of dx in no phase image need it too.
+    scatter_input(pc, q, dxph, b, dx + n0 * p.C * p.H * p.W);
+  }
 }
 
 // dy is (N,K,P,Q), x is (N,C,H,W), dw is (K,C/g,R,S).
