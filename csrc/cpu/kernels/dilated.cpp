@@ -1,7 +1,8 @@
 // Dilated stride-1 convolution by phase splitting (see dilated.h for the decomposition).
 // x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); the phase batch is (N,dh,dw) images:
 // xph is (N*dh*dw, C, H', W') and yph (N*dh*dw, K, P', Q'), P' = ceil(P/dh), Q' = ceil(Q/dw),
-// H' = P' + R - 1, W' = Q' + S - 1. Image (n, a, b) is number (n*dh + a)*dw + b.
+// H' = j1 - j0, W' = l1 - l0 (see dilated_phase_problem). Image (n, a, b) is number
+// (n*dh + a)*dw + b.
 #include "cpu/kernels/dilated.h"
 
 #include <algorithm>
@@ -41,7 +42,8 @@ inline int64_t grain_for(int64_t per_item) {
 
 // dst[b*ds + l] = src[dw*l + b + off] where 0 <= dw*l + b + off < n, else 0 (b < dw, l < L): one
 // row split into its dw column phases. Dilation 2 has a loop of its own, which the compiler
-// vectorizes (a runtime stride is not; the copies took a quarter of the time with it).
+// vectorizes (a loop with a runtime stride is not: with it, the copies of dilated_3x3's backward
+// passes took about 11 ms, 3 ms with this one).
 void deinterleave(const float* src, int64_t n, int64_t off, int64_t dw, int64_t L, float* dst,
                   int64_t ds) {
   auto one = [&](int64_t b, int64_t l) {
