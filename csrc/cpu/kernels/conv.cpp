@@ -5,6 +5,8 @@
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
 //  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
 //  - "depthwise": one group per input channel (groups == C > 1), direct loops (depthwise.cpp).
+//  - "dilated-winograd": a dilated stride-1 conv split into its dh*dw undilated phase convs, run
+//    as one batch on Winograd (dilated.cpp), all passes.
 //
 // Threads: GEMM runs over samples when the batch has at least as many samples as threads (each
 // thread has its own im2col workspace and calls sgemm_serial), otherwise sample by sample with
@@ -13,6 +15,7 @@
 // thread in a fixed order. Weight gradients sum over the batch in a fixed number of chunks.
 #include "cpu/kernels/conv.h"
 #include "cpu/kernels/depthwise.h"
+#include "cpu/kernels/dilated.h"
 #include "cpu/kernels/pool.h"
 #include "cpu/kernels/winograd.h"
 
@@ -646,7 +649,7 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters, winograd, depthwise };
+enum class Algo { gemm, wide, filters, winograd, depthwise, dilated };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -690,8 +693,24 @@ Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
 // and its per-group calls cost more than the work, so both backward passes and any forward the
 // generic choice would give to GEMM run the depthwise kernels. A forward that the "wide" or
 // "filters" kernel takes (stride 1, batch >= 8) stays there: measured faster than depthwise's.
+//
+// Dilated stride-1 convs (one group) run as the batch of their dh*dw undilated phase convs
+// (dilated.h), pass by pass, where that batch takes Winograd and the conv itself would take GEMM.
+// The phase path costs copies of x and y (about 1.5 ms of its 15 ms forward on benchmarks'
+// dilated_3x3). Measured against the old paths (2 loaded cores, AVX2, best of several):
+//  - over GEMM it won from 64 channels (16x64x28x28 and 16x64x56x56 with dilation 2 or (2,1),
+//    8x128x28x28 with dilation 3: 1.3x to 2.5x; dilated_3x3 forward 40-50 ms -> 15-20 ms) and
+//    tied on tiny problems (1x16x12x12: 0.05 ms either way); 2x256x14x14 (7x7 phases, a quarter
+//    of Winograd's tiles partial) still won or tied;
+//  - over the direct kernels ("filters": 16 and 32 channels, batch 8 and 16) it lost 1.5x to 2x
+//    (16x16x56x56 dilation 2; 8x32x20x20 dilation 4, 5x5 phases): they handle dilation at no
+//    extra cost, and those shapes are small enough for the copies and Winograd's partial tiles to
+//    show. So they keep the direct kernels.
 Algo choose_algo(const Conv2dParams& p, Pass pass) {
   const Algo generic = choose_generic_algo(p, pass);
+  if ((p.dil_h > 1 || p.dil_w > 1) && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
+      generic == Algo::gemm && choose_generic_algo(dilated_phase_problem(p), pass) == Algo::winograd)
+    return Algo::dilated;
   if (!depthwise_applies(p)) return generic;
   if (pass == Pass::forward && (generic == Algo::wide || generic == Algo::filters)) return generic;
   return Algo::depthwise;
@@ -707,6 +726,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     case Algo::filters: return filters_forward(p, x, w, b, y);
     case Algo::winograd: return winograd_forward(p, x, w, b, y);
     case Algo::depthwise: return depthwise_forward(p, x, w, b, y);
+    case Algo::dilated: return dilated_forward(p, x, w, b, y);
     case Algo::gemm: break;
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -783,6 +803,7 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
   const Algo algo = choose_algo(p, Pass::backward_data);
   if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
   if (algo == Algo::depthwise) return depthwise_backward_data(p, dy, w, b, dx);
+  if (algo == Algo::dilated) return dilated_backward_data(p, dy, w, b, dx);
   if (algo != Algo::gemm) {
     return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
@@ -826,6 +847,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
     case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
     case Algo::depthwise: return depthwise_backward_weight(p, dy, x, dw);
+    case Algo::dilated: return dilated_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
@@ -884,13 +906,14 @@ void conv_backward_bias(const float* dy, int64_t N, int64_t K, int64_t L, float*
 }
 
 // The algorithm choose_algo() picks for pass 0 (forward), 1 (backward-data), 2 (backward-weight):
-// "gemm", "wide", "filters", "winograd" or "depthwise". For tests and benchmarks.
+// "gemm", "wide", "filters", "winograd", "depthwise" or "dilated-winograd". For tests and benchmarks.
 const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
   switch (choose_algo(p, static_cast<Pass>(pass))) {
     case Algo::wide: return "wide";
     case Algo::filters: return "filters";
     case Algo::winograd: return "winograd";
     case Algo::depthwise: return "depthwise";
+    case Algo::dilated: return "dilated-winograd";
     case Algo::gemm: break;
   }
   return "gemm";
