@@ -6,7 +6,7 @@
 //   conv_transpose2d_forward(x, w, b, y, ...)     x (N,C,H,W), w (C,K/g,R,S), y (N,K,Ho,Wo)
 //   conv_transpose2d_backward_data(dy, w, dx, ...), conv_transpose2d_backward_weight(dy, x, dw, db, ...)
 //   ref_conv2d_forward / ref_conv2d_backward_data / ref_conv2d_backward_weight: the scalar reference.
-//   conv2d_algorithm(x, w, ..., pass) -> "gemm" | "wide" | "filters" | "winograd" | "depthwise" | "phases": what the kernels pick.
+//   conv2d_algorithm(x, w, ..., pass) -> "gemm" | "wide" | "filters" | "winograd": what the kernels pick.
 #include "bind_util.h"
 #include "cpu/ref/conv.h"
 #include "ops/conv.h"

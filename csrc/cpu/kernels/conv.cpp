@@ -48,9 +48,16 @@ bool is_pointwise(const Conv2dParams& p) {
 }
 
 // dst[0:n] = src[0:n] for short rows, inline (a memcpy call per row costs as much as the copy).
+// From 8 floats, the last partial vector is one vector copy overlapping the previous one (src and
+// dst do not overlap): a 14-float row is two copies, not one and six scalar ones.
 inline void copy_row(const float* src, int64_t n, float* dst) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i));
+  if (i == n) return;
+  if (n >= 8) {
+    vec::store8(dst + n - 8, vec::load8(src + n - 8));
+    return;
+  }
   for (; i < n; ++i) dst[i] = src[i];
 }
 
@@ -117,27 +124,46 @@ void im2col(const Conv2dParams& p, const float* x, int64_t c0, int64_t c1, float
 
 // The adjoint of im2col: dx[c] = sum of the col entries that read it, c in [c0, c1).
 // Each channel is written by one caller only, in a fixed order, so it is race-free and deterministic.
+// With stride_w > 1 the sums go into the channel's column-phase planes (contiguous row adds, as
+// im2col's row copies) and the planes are then interleaved into dx: every element receives the
+// same terms in the same (r, s) order as a direct scatter-add, so the bits are those of one.
 void col2im(const Conv2dParams& p, const float* col, int64_t c0, int64_t c1, float* dx) {
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, sw = p.stride_w;
+  const int64_t Wb = (p.W + sw - 1) / sw;
+  float* xs = nullptr;
+  if (sw > 1) {
+    static thread_local std::vector<float> ws;
+    if ((int64_t)ws.size() < sw * p.H * Wb) ws.resize(sw * p.H * Wb);
+    xs = ws.data();
+  }
   for (int64_t c = c0; c < c1; ++c) {
     float* dxc = dx + c * HW;
-    std::fill(dxc, dxc + HW, 0.f);
+    if (sw > 1)
+      std::fill(xs, xs + sw * p.H * Wb, 0.f);
+    else
+      std::fill(dxc, dxc + HW, 0.f);
     for (int64_t r = 0; r < p.R; ++r) {
       for (int64_t s = 0; s < p.S; ++s) {
         const float* src = col + ((c * p.R + r) * p.S + s) * PQ;
         const int64_t off_w = s * p.dil_w - p.pad_left;
         int64_t q_lo, q_hi;
-        valid_range(off_w, p.stride_w, p.W, p.Q, q_lo, q_hi);
+        valid_range(off_w, sw, p.W, p.Q, q_lo, q_hi);
+        const int64_t b = ((off_w % sw) + sw) % sw, j0 = (off_w - b) / sw;  // as in im2col
         for (int64_t op = 0; op < p.P; ++op) {
           const int64_t ih = op * p.stride_h - p.pad_top + r * p.dil_h;
           if (ih < 0 || ih >= p.H) continue;
           const float* d = src + op * p.Q;
-          float* row = dxc + ih * p.W + off_w;
-          if (p.stride_w == 1) {
-            for (int64_t q = q_lo; q < q_hi; ++q) row[q] += d[q];
-          } else {
-            for (int64_t q = q_lo; q < q_hi; ++q) row[q * p.stride_w] += d[q];
-          }
+          float* row = sw == 1 ? dxc + ih * p.W + off_w : xs + (b * p.H + ih) * Wb + j0;
+          for (int64_t q = q_lo; q < q_hi; ++q) row[q] += d[q];
+        }
+      }
+    }
+    if (sw > 1) {
+      for (int64_t h = 0; h < p.H; ++h) {
+        float* row = dxc + h * p.W;
+        for (int64_t b = 0; b < sw; ++b) {
+          const float* src = xs + (b * p.H + h) * Wb;
+          for (int64_t j = 0, iw = b; iw < p.W; ++j, iw += sw) row[iw] = src[j];
         }
       }
     }
@@ -665,172 +691,9 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
   return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
 }
 
-// ---- backward-data of strided convs by output phase ------------------------------------------
-// With stride s > 1, dx row h = a + s*i (phase a = h mod s) is reached only by the filter rows r
-// with a + pad_top - r*dh = s*o_r, from dy row i + o_r: per phase a stride-1 correlation of dy with
-// the sub-filter of those rows (4x4 stride 2: four 2x2 sub-filters; 3x3 stride 2: 2x2, 2x1, 1x2,
-// 1x1). dy of one sample and group is copied once into a zero-bordered buffer of rows of pitch Wp
-// (as the "wide" kernels do), so that for each tap (r, s) of a phase the GEMM operand
-// dy[k, i + o_r, j + o_s] is that buffer at one offset, rows k a plane apart: no im2col, and
-// per sample, group, phase (a, b) and tap:
-//   out (C/g, Ha*Wp) += w_rs^T (C/g, K/g) . dy_shifted (K/g, Ha*Wp)
-// summed over the phase's taps in a fixed order; the Wp - Wb wide columns past each phase row are
-// computed and dropped. Then out goes to its strided dx places, each dx element written once.
-// This replaces GEMM + col2im (a C/g*R*S x P*Q buffer written, then scatter-added into dx) with
-// the same multiply-adds; `out` is kept in L2 by taking a phase in column blocks of about
-// kPhaseOutFloats. Phases with no taps (dilation a multiple of the stride) are zeros.
-
-constexpr int64_t kPhaseOutFloats = 64 << 10;
-constexpr int64_t kPhaseMinChannels = 16;  // C/g below this: GEMM + col2im (see choose_generic_algo)
-
-// One axis of the phase split: phase a's taps are tap[start[a]:start[a+1]], tap t reading dy at
-// phase position i + off[t]; the phase has count[a] positions a, a + s, ... < n.
-struct PhaseAxis {
-  std::vector<int64_t> start, tap, off, count;
-  int64_t pad, pitch;  // the padded buffer: `pad` zeros before dy index 0, `pitch` entries in all
-};
-
-// taps: R, n: H (dx size), m: P (dy size).
-void phase_axis(int64_t s, int64_t pad, int64_t dil, int64_t taps, int64_t n, int64_t m,
-                PhaseAxis& ax) {
-  ax.start.assign(1, 0);
-  ax.tap.clear();
-  ax.off.clear();
-  ax.count.clear();
-  int64_t lo = 0, hi = m;  // dy indices read, [lo, hi)
-  for (int64_t a = 0; a < s; ++a) {
-    const int64_t count = a < n ? (n - a + s - 1) / s : 0;
-    for (int64_t r = 0; r < taps; ++r) {
-      const int64_t d = a + pad - r * dil;
-      if (d % s != 0) continue;
-      ax.tap.push_back(r);
-      ax.off.push_back(d / s);
-      lo = std::min(lo, d / s);
-      hi = std::max(hi, count + d / s);
-    }
-    ax.start.push_back((int64_t)ax.tap.size());
-    ax.count.push_back(count);
-  }
-  ax.pad = -lo;
-  ax.pitch = hi - lo;
-}
-
-struct PhasePlan {
-  PhaseAxis h, w;
-};
-
-// The calling thread's plan (built per call; its vectors keep their capacity).
-PhasePlan& phase_plan() {
-  static thread_local PhasePlan plan;
-  return plan;
-}
-
-// Columns per block of a phase with `cols` wide columns: whole 32-column GEMM tiles, about
-// kPhaseOutFloats floats of out, the whole phase when it is smaller.
-inline int64_t phase_block(int64_t Cg, int64_t cols) {
-  const int64_t nb = std::max<int64_t>(32, kPhaseOutFloats / std::max<int64_t>(1, Cg) / 32 * 32);
-  return std::min(nb, cols);
-}
-
-void phase_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
-                         float* dx) {
-  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, sh = p.stride_h, sw = p.stride_w;
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S, phases = sh * sw;
-  PhasePlan& plan = phase_plan();
-  phase_axis(sh, p.pad_top, p.dil_h, p.R, p.H, p.P, plan.h);
-  phase_axis(sw, p.pad_left, p.dil_w, p.S, p.W, p.Q, plan.w);
-  const int64_t Hp = plan.h.pitch, Wp = plan.w.pitch, plane = Hp * Wp;
-  // A wide output row reads at most Wp - 1 past its phase row's last tap: slack after the last plane.
-  const int64_t dyp_size = Kg * plane + Wp + 64;
-
-  // w_rs[c, k] = w[k, c, r, s] per group and tap: the GEMMs' A operands, as big as w together.
-  float* wpk = direct_workspace<6>(G * RS * Cg * Kg);
-  parallel_for(0, G * RS, 0, [&](int64_t i0, int64_t i1) {
-    for (int64_t it = i0; it < i1; ++it) {
-      const int64_t gi = it / RS, t = it % RS;
-      float* dst = wpk + it * Cg * Kg;
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t k = 0; k < Kg; ++k) dst[c * Kg + k] = w[((gi * Kg + k) * Cg + c) * RS + t];
-    }
-  });
-
-  auto blocks = [&](int64_t ph) {
-    const int64_t cols = plan.h.count[ph / sw] * Wp;
-    const int64_t nb = phase_block(Cg, cols);
-    return nb == 0 ? int64_t{0} : (cols + nb - 1) / nb;
-  };
-  int64_t items = 0;
-  for (int64_t ph = 0; ph < phases; ++ph) items += blocks(ph);
-
-  // dyp (K/g, Hp, Wp): dy of one sample and group inside zeros.
-  auto pad_dy = [&](const float* dyg, float* dyp) {
-    const int64_t pt = plan.h.pad, pl = plan.w.pad, P = p.P, Q = p.Q;
-    std::fill(dyp, dyp + dyp_size, 0.f);
-    for (int64_t k = 0; k < Kg; ++k)
-      for (int64_t i = 0; i < P; ++i) copy_row(dyg + k * PQ + i * Q, Q, dyp + k * plane + (i + pt) * Wp + pl);
-  };
-  // One column block of one phase: the taps' GEMMs into out (C/g, f1 - f0), then out into dx.
-  auto run_block = [&](const float* dyp, float* dxg, int64_t gi, int64_t ph, int64_t blk) {
-    const int64_t a = ph / sw, bb = ph % sw;
-    const int64_t h0 = plan.h.start[a], nr = plan.h.start[a + 1] - h0;
-    const int64_t w0 = plan.w.start[bb], ns = plan.w.start[bb + 1] - w0;
-    const int64_t Wb = plan.w.count[bb], cols = plan.h.count[a] * Wp;
-    const int64_t nb = phase_block(Cg, cols), f0 = blk * nb, f1 = std::min(cols, f0 + nb), n = f1 - f0;
-    float* out = direct_workspace<7>(Cg * nb);
-    if (nr * ns == 0) std::fill(out, out + Cg * n, 0.f);
-    for (int64_t ir = 0; ir < nr; ++ir)
-      for (int64_t is = 0; is < ns; ++is) {
-        const int64_t t = plan.h.tap[h0 + ir] * p.S + plan.w.tap[w0 + is];
-        const int64_t off = (plan.h.off[h0 + ir] + plan.h.pad) * Wp + plan.w.off[w0 + is] + plan.w.pad;
-        sgemm_serial(false, false, Cg, n, Kg, 1.f, wpk + (gi * RS + t) * Cg * Kg, Kg, dyp + off + f0,
-                     plane, ir == 0 && is == 0 ? 0.f : 1.f, out, n);
-      }
-    for (int64_t c = 0; c < Cg; ++c) {
-      const float bias = b ? b[gi * Cg + c] : 0.f;
-      const float* src = out + c * n - f0;
-      float* dxc = dxg + c * HW + a * p.W + bb;
-      for (int64_t f = f0; f < f1;) {
-        const int64_t i = f / Wp, j0 = f - i * Wp, j1 = std::min(Wp, j0 + f1 - f);
-        const float* s = src + i * Wp;
-        float* d = dxc + i * sh * p.W;
-        for (int64_t j = j0; j < std::min(j1, Wb); ++j) d[j * sw] = s[j] + bias;
-        f += j1 - j0;
-      }
-    }
-  };
-  auto sample_group = [&](const float* dyp, int64_t n, int64_t gi, int64_t it0, int64_t it1) {
-    float* dxg = dx + (n * p.C + gi * Cg) * HW;
-    int64_t it = 0;
-    for (int64_t ph = 0; ph < phases && it < it1; ++ph) {
-      const int64_t nbk = blocks(ph);
-      for (int64_t blk = 0; blk < nbk; ++blk, ++it)
-        if (it >= it0 && it < it1) run_block(dyp, dxg, gi, ph, blk);
-    }
-  };
-  // Over samples when the batch keeps every thread busy, else over one sample's blocks: each
-  // block is sgemm_serial calls writing its own dx elements, so the split changes no bits.
-  if (p.N >= get_num_threads()) {
-    parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
-      float* dyp = direct_workspace<8>(dyp_size);
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t gi = 0; gi < G; ++gi) {
-          pad_dy(dy + (n * p.K + gi * Kg) * PQ, dyp);
-          sample_group(dyp, n, gi, 0, items);
-        }
-    });
-  } else {
-    float* dyp = direct_workspace<8>(dyp_size);
-    for (int64_t n = 0; n < p.N; ++n)
-      for (int64_t gi = 0; gi < G; ++gi) {
-        pad_dy(dy + (n * p.K + gi * Kg) * PQ, dyp);
-        parallel_for(0, items, 0, [&](int64_t i0, int64_t i1) { sample_group(dyp, n, gi, i0, i1); });
-      }
-  }
-}
-
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters, winograd, depthwise, phases };
+enum class Algo { gemm, wide, filters, winograd, depthwise };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -852,9 +715,6 @@ Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
     return Algo::winograd;
-  if (pass == Pass::backward_data && (p.stride_h > 1 || p.stride_w > 1) &&
-      p.C / p.groups >= kPhaseMinChannels)
-    return Algo::phases;
   if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
@@ -894,8 +754,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     case Algo::filters: return filters_forward(p, x, w, b, y);
     case Algo::winograd: return winograd_forward(p, x, w, b, y);
     case Algo::depthwise: return depthwise_forward(p, x, w, b, y);
-    case Algo::gemm:
-    case Algo::phases: break;
+    case Algo::gemm: break;
   }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
@@ -971,7 +830,6 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
   const Algo algo = choose_algo(p, Pass::backward_data);
   if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
   if (algo == Algo::depthwise) return depthwise_backward_data(p, dy, w, b, dx);
-  if (algo == Algo::phases) return phase_backward_data(p, dy, w, b, dx);
   if (algo != Algo::gemm) {
     return direct_backward_data(p, algo == Algo::filters, dy, w, b, dx);
   }
@@ -1015,8 +873,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
     case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
     case Algo::depthwise: return depthwise_backward_weight(p, dy, x, dw);
-    case Algo::gemm:
-    case Algo::phases: break;
+    case Algo::gemm: break;
   }
   const bool pointwise = is_pointwise(p);
   const int64_t chunks = std::min(p.N, kWeightChunks);
@@ -1081,7 +938,6 @@ const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
     case Algo::filters: return "filters";
     case Algo::winograd: return "winograd";
     case Algo::depthwise: return "depthwise";
-    case Algo::phases: return "phases";
     case Algo::gemm: break;
   }
   return "gemm";
