@@ -463,3 +463,71 @@ def test_conv2d_pool_forward_names_bad_arguments():
     with pytest.raises(ValueError, match="kernel_size"):
         _C.conv2d_pool_forward(x, w, None, None, np.zeros((8, 4, 6, 6), np.float32),
                                *args[:4], (13, 13), (1, 1), (0, 0, 0, 0), False)
+
+
+# ---- strided convs: im2col / col2im through column-phase planes ---------------------------------
+# With stride_w > 1, im2col and col2im work on each channel split into its stride_w column phases
+# (x[c, h, b + sw*j]): conv2d's forward and weight gradient and, through col2im, its backward-data,
+# which is conv_transpose2d's forward. Shapes on both sides of the old "phases" idea (one GEMM per
+# output phase, measured slower than GEMM + col2im on this machine and not kept): strides 2 and 3,
+# kernels 1..5, paddings, output_padding, dilation (with dil = stride a tap set that reaches one
+# column phase only), groups, batch 1 and > 1.
+
+# (x shape, w shape of conv_transpose2d, keywords).
+STRIDED_TRANSPOSE_CASES = [
+    ((2, 8, 5, 6), (8, 16, 4, 4), dict(stride=2, padding=1)),                     # transposed_s2 in small
+    ((1, 8, 5, 6), (8, 16, 4, 4), dict(stride=2, padding=1, output_padding=1)),   # batch 1
+    ((3, 6, 4, 5), (6, 16, 5, 5), dict(stride=3, padding=2, output_padding=2)),
+    ((2, 4, 6, 5), (4, 16, 2, 2), dict(stride=2)),
+    ((2, 4, 6, 5), (4, 16, 3, 3), dict(stride=3, padding=(0, 1), output_padding=(1, 0))),
+    ((2, 4, 5, 5), (4, 16, 3, 2), dict(stride=(2, 3), padding=(1, 0), output_padding=(0, 2))),
+    ((2, 4, 5, 6), (4, 16, 3, 3), dict(stride=(1, 2), padding=1, output_padding=(0, 1))),
+    ((2, 4, 5, 4), (4, 16, 3, 3), dict(stride=2, dilation=2, padding=1)),         # taps on one phase per axis
+    ((2, 4, 5, 4), (4, 16, 3, 2), dict(stride=2, dilation=3, padding=(2, 1), output_padding=1)),
+    ((2, 8, 4, 5), (8, 16, 4, 3), dict(stride=2, padding=1, groups=2)),           # 2 groups of 16
+    ((1, 6, 4, 4), (6, 16, 1, 1), dict(stride=2, output_padding=1)),              # 1x1
+    ((2, 64, 14, 14), (64, 16, 4, 4), dict(stride=2, padding=1)),                 # a bigger one
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", STRIDED_TRANSPOSE_CASES)
+def test_conv_transpose2d_strided(xs, ws, kw):
+    x, w = randn(*xs, seed=20), randn(*ws, seed=21)
+    b = randn(ws[1] * kw.get("groups", 1), seed=22)
+    y = F.conv_transpose2d(x, w, b, **kw)
+    assert_close(y, ref.conv_transpose2d(x, w, b, **kw), 1e-5, "y",
+                 scale=magnitudes(ref.conv_transpose2d, x, w, b, **kw))
+    dy = randn(*y.shape, seed=23)
+    check_all(F.conv_transpose2d_backward(dy, x, w, b, **kw), ref.conv_transpose2d_backward(dy, x, w, b, **kw),
+              "conv_transpose2d", magnitudes(ref.conv_transpose2d_backward, dy, x, w, b, **kw))
+
+    def run():
+        return (F.conv_transpose2d(x, w, b, **kw),) + F.conv_transpose2d_backward(dy, x, w, b, **kw)
+    for a, c in zip(*threads_1_and_2(run)):
+        assert np.array_equal(a, c)
+
+
+# conv2d and its gradients, with rows and columns of x that no tap reaches.
+STRIDED_CONV_CASES = [
+    ((2, 16, 11, 10), (8, 16, 2, 2), dict(stride=3)),                 # x rows and columns 2, 5, 8 get zeros
+    ((1, 16, 9, 9), (12, 16, 3, 3), dict(stride=2, padding=1)),       # resnet_s2 in small, batch 1
+    ((3, 32, 9, 8), (8, 16, 5, 4), dict(stride=(3, 2), padding=((2, 1), (0, 2)), groups=2)),
+    ((2, 16, 12, 12), (8, 16, 3, 3), dict(stride=2, dilation=(1, 2), padding="same")),
+    ((2, 3, 30, 31), (8, 3, 11, 11), dict(stride=4, padding=(0, 2))),            # AlexNet's conv1 in small
+    ((1, 4, 9, 10), (6, 4, 1, 1), dict(stride=3)),                               # 1x1 stride 3
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", STRIDED_CONV_CASES)
+def test_conv2d_strided(xs, ws, kw):
+    x, w, b = randn(*xs, seed=30), randn(*ws, seed=31), randn(ws[0], seed=32)
+    args = _quad(x, w, _full_kw(kw))
+    assert tuple(_C.conv2d_algorithm(x, w, *args, p) for p in PASSES) == ("gemm",) * 3
+    y = F.conv2d(x, w, b, **kw)
+    assert_close(y, ref.conv2d(x, w, b, **kw), 1e-5, "y", scale=magnitudes(ref.conv2d, x, w, b, **kw))
+    dy = randn(*y.shape, seed=33)
+    check_all(F.conv2d_backward(dy, x, w, b, **kw), ref.conv2d_backward(dy, x, w, b, **kw), "conv2d",
+              magnitudes(ref.conv2d_backward, dy, x, w, b, **kw))
+    one, two = threads_1_and_2(lambda: (F.conv2d(x, w, b, **kw),) + F.conv2d_backward(dy, x, w, b, **kw))
+    for a, c in zip(one, two):
+        assert np.array_equal(a, c)

@@ -50,6 +50,20 @@ bool is_pointwise(const Conv2dParams& p) {
          p.pad_left == 0 && p.P == p.H && p.Q == p.W;
 }
 
+// dst[0:n] = src[0:n] for short rows, inline (a memcpy call per row costs as much as the copy).
+// From 8 floats, the last partial vector is one vector copy overlapping the previous one (src and
+// dst do not overlap): a 14-float row is two copies, not one and six scalar ones.
+inline void copy_row(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i));
+  if (i == n) return;
+  if (n >= 8) {
+    vec::store8(dst + n - 8, vec::load8(src + n - 8));
+    return;
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // [lo, hi): the q in [0, Q) with 0 <= q*stride + off < n.
 void valid_range(int64_t off, int64_t stride, int64_t n, int64_t Q, int64_t& lo, int64_t& hi) {
   lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
@@ -60,15 +74,37 @@ void valid_range(int64_t off, int64_t stride, int64_t n, int64_t Q, int64_t& lo,
 
 // col[(c*R + r)*S + s, p*Q + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw] (0 outside), c in [c0, c1).
 // x is (Cg,H,W) (one group of one sample), col is (Cg*R*S, P*Q).
+// With stride_w > 1 each channel is first split into its sw column phases, xs[b][h][j] =
+// x[c, h, b + sw*j] (one strided read per input element, into a buffer that stays in L1/L2): tap s
+// then reads phase (s*dw - pl) mod sw from column q + floor((s*dw - pl) / sw), a contiguous row copy
+// instead of R*S strided reads per output (AlexNet's conv1: 121 per output, 11x11 stride 4).
 void im2col(const Conv2dParams& p, const float* x, int64_t c0, int64_t c1, float* col) {
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, sw = p.stride_w;
+  const int64_t Wb = (p.W + sw - 1) / sw;  // columns of a phase plane (phase b has (W-b+sw-1)/sw)
+  float* xs = nullptr;
+  if (sw > 1) {
+    static thread_local std::vector<float> ws;
+    if ((int64_t)ws.size() < sw * p.H * Wb) ws.resize(sw * p.H * Wb);
+    xs = ws.data();
+  }
   for (int64_t c = c0; c < c1; ++c) {
+    if (sw > 1) {
+      for (int64_t h = 0; h < p.H; ++h) {
+        const float* row = x + c * HW + h * p.W;
+        for (int64_t b = 0; b < sw; ++b) {
+          float* d = xs + (b * p.H + h) * Wb;
+          for (int64_t j = 0, iw = b; iw < p.W; ++j, iw += sw) d[j] = row[iw];
+        }
+      }
+    }
     for (int64_t r = 0; r < p.R; ++r) {
       for (int64_t s = 0; s < p.S; ++s) {
         float* dst = col + ((c * p.R + r) * p.S + s) * PQ;
         const int64_t off_w = s * p.dil_w - p.pad_left;
         int64_t q_lo, q_hi;
-        valid_range(off_w, p.stride_w, p.W, p.Q, q_lo, q_hi);
+        valid_range(off_w, sw, p.W, p.Q, q_lo, q_hi);
+        // the phase plane and column offset of this tap: x column q*sw + off_w = b + sw*(q + j0)
+        const int64_t b = ((off_w % sw) + sw) % sw, j0 = (off_w - b) / sw;
         for (int64_t op = 0; op < p.P; ++op) {
           float* d = dst + op * p.Q;
           const int64_t ih = op * p.stride_h - p.pad_top + r * p.dil_h;
@@ -76,12 +112,11 @@ void im2col(const Conv2dParams& p, const float* x, int64_t c0, int64_t c1, float
             std::fill(d, d + p.Q, 0.f);
             continue;
           }
-          const float* row = x + c * HW + ih * p.W + off_w;
           std::fill(d, d + q_lo, 0.f);
-          if (p.stride_w == 1) {
-            std::memcpy(d + q_lo, row + q_lo, (q_hi - q_lo) * sizeof(float));
+          if (sw == 1) {
+            std::memcpy(d + q_lo, x + c * HW + ih * p.W + off_w + q_lo, (q_hi - q_lo) * sizeof(float));
           } else {
-            for (int64_t q = q_lo; q < q_hi; ++q) d[q] = row[q * p.stride_w];
+            copy_row(xs + (b * p.H + ih) * Wb + j0 + q_lo, q_hi - q_lo, d + q_lo);
           }
           std::fill(d + q_hi, d + p.Q, 0.f);
         }
@@ -92,27 +127,46 @@ void im2col(const Conv2dParams& p, const float* x, int64_t c0, int64_t c1, float
 
 // The adjoint of im2col: dx[c] = sum of the col entries that read it, c in [c0, c1).
 // Each channel is written by one caller only, in a fixed order, so it is race-free and deterministic.
+// With stride_w > 1 the sums go into the channel's column-phase planes (contiguous row adds, as
+// im2col's row copies) and the planes are then interleaved into dx: every element receives the
+// same terms in the same (r, s) order as a direct scatter-add, so the bits are those of one.
 void col2im(const Conv2dParams& p, const float* col, int64_t c0, int64_t c1, float* dx) {
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q, sw = p.stride_w;
+  const int64_t Wb = (p.W + sw - 1) / sw;
+  float* xs = nullptr;
+  if (sw > 1) {
+    static thread_local std::vector<float> ws;
+    if ((int64_t)ws.size() < sw * p.H * Wb) ws.resize(sw * p.H * Wb);
+    xs = ws.data();
+  }
   for (int64_t c = c0; c < c1; ++c) {
     float* dxc = dx + c * HW;
-    std::fill(dxc, dxc + HW, 0.f);
+    if (sw > 1)
+      std::fill(xs, xs + sw * p.H * Wb, 0.f);
+    else
+      std::fill(dxc, dxc + HW, 0.f);
     for (int64_t r = 0; r < p.R; ++r) {
       for (int64_t s = 0; s < p.S; ++s) {
         const float* src = col + ((c * p.R + r) * p.S + s) * PQ;
         const int64_t off_w = s * p.dil_w - p.pad_left;
         int64_t q_lo, q_hi;
-        valid_range(off_w, p.stride_w, p.W, p.Q, q_lo, q_hi);
+        valid_range(off_w, sw, p.W, p.Q, q_lo, q_hi);
+        const int64_t b = ((off_w % sw) + sw) % sw, j0 = (off_w - b) / sw;  // as in im2col
         for (int64_t op = 0; op < p.P; ++op) {
           const int64_t ih = op * p.stride_h - p.pad_top + r * p.dil_h;
           if (ih < 0 || ih >= p.H) continue;
           const float* d = src + op * p.Q;
-          float* row = dxc + ih * p.W + off_w;
-          if (p.stride_w == 1) {
-            for (int64_t q = q_lo; q < q_hi; ++q) row[q] += d[q];
-          } else {
-            for (int64_t q = q_lo; q < q_hi; ++q) row[q * p.stride_w] += d[q];
-          }
+          float* row = sw == 1 ? dxc + ih * p.W + off_w : xs + (b * p.H + ih) * Wb + j0;
+          for (int64_t q = q_lo; q < q_hi; ++q) row[q] += d[q];
+        }
+      }
+    }
+    if (sw > 1) {
+      for (int64_t h = 0; h < p.H; ++h) {
+        float* row = dxc + h * p.W;
+        for (int64_t b = 0; b < sw; ++b) {
+          const float* src = xs + (b * p.H + h) * Wb;
+          for (int64_t j = 0, iw = b; iw < p.W; ++j, iw += sw) row[iw] = src[j];
         }
       }
     }
@@ -186,13 +240,6 @@ WideGeometry wide_geometry(const Conv2dParams& p) {
   // its pitch.
   g.size = g.lead + p.C / p.groups * g.plane + span_w + std::max<int64_t>(-p.pad_left, 0) + 128;
   return g;
-}
-
-// dst[0:n] = src[0:n] for short rows, inline (a memcpy call per row costs as much as the copy).
-inline void copy_row(const float* src, int64_t n, float* dst) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i));
-  for (; i < n; ++i) dst[i] = src[i];
 }
 
 // Fills the buffer of geometry g from x (C/g, H, W): row j of channel c holds x[c, j - pad_top, :]
