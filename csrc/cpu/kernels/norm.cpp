@@ -75,21 +75,30 @@ void channel_sums(const float* x, const float* dy, int64_t N, int64_t C, int64_t
   }
 }
 
-// y = (x - mean) * scale + shift per channel, for channels [c0, c1).
+// The batch mean as a float pair hi + lo (lo: what rounding m to float dropped). x - mean is then
+// (x - hi) - lo: x - hi is exact for x near the mean, so the deviation keeps its bits when the data
+// sit far from 0 relative to their spread (offset 50, std 0.3: one float rounding of the mean alone
+// was 1e-5 of y).
+inline void split_mean(double m, float& hi, float& lo) {
+  hi = static_cast<float>(m);
+  lo = static_cast<float>(m - hi);
+}
+
+// y = ((x - mean) - mean_lo) * scale + shift per channel, for channels [c0, c1).
 void bn_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
-              const float* mean, const float* scale, const float* shift) {
+              const float* mean, const float* mean_lo, const float* scale, const float* shift) {
   for (int64_t n = 0; n < N; ++n) {
     if (S == 1) {
       const float* xr = x + n * C + c0;
       float* yr = y + n * C + c0;
-      for (int64_t i = 0; i < c1 - c0; ++i) yr[i] = (xr[i] - mean[i]) * scale[i] + shift[i];
+      for (int64_t i = 0; i < c1 - c0; ++i) yr[i] = ((xr[i] - mean[i]) - mean_lo[i]) * scale[i] + shift[i];
       continue;
     }
     for (int64_t c = c0; c < c1; ++c) {
-      const float m = mean[c - c0], a = scale[c - c0], b = shift[c - c0];
+      const float m = mean[c - c0], ml = mean_lo[c - c0], a = scale[c - c0], b = shift[c - c0];
       const float* xp = x + (n * C + c) * S;
       float* yp = y + (n * C + c) * S;
-      for (int64_t s = 0; s < S; ++s) yp[s] = (xp[s] - m) * a + b;
+      for (int64_t s = 0; s < S; ++s) yp[s] = ((xp[s] - m) - ml) * a + b;
     }
   }
 }
@@ -97,18 +106,18 @@ void bn_apply(const float* x, float* y, int64_t N, int64_t C, int64_t S, int64_t
 // dx = a * (dy - mdy - (x - mean) * kx) per channel, for channels [c0, c1).
 void bn_apply_grad(const float* dy, const float* x, float* dx, int64_t N, int64_t C, int64_t S,
                    int64_t c0, int64_t c1, const float* a, const float* mdy, const float* mean,
-                   const float* kx) {
+                   const float* mean_lo, const float* kx) {
   for (int64_t n = 0; n < N; ++n) {
     if (S == 1) {
       const int64_t o = n * C + c0;
       for (int64_t i = 0; i < c1 - c0; ++i)
-        dx[o + i] = a[i] * (dy[o + i] - mdy[i] - (x[o + i] - mean[i]) * kx[i]);
+        dx[o + i] = a[i] * (dy[o + i] - mdy[i] - ((x[o + i] - mean[i]) - mean_lo[i]) * kx[i]);
       continue;
     }
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t i = c - c0, o = (n * C + c) * S;
-      const float ai = a[i], mi = mdy[i], me = mean[i], ki = kx[i];
-      for (int64_t s = 0; s < S; ++s) dx[o + s] = ai * (dy[o + s] - mi - (x[o + s] - me) * ki);
+      const float ai = a[i], mi = mdy[i], me = mean[i], ml = mean_lo[i], ki = kx[i];
+      for (int64_t s = 0; s < S; ++s) dx[o + s] = ai * (dy[o + s] - mi - ((x[o + s] - me) - ml) * ki);
     }
   }
 }
@@ -162,7 +171,7 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta,
                         int64_t S, bool training, double momentum, double eps) {
   const int64_t M = N * S;  // values per channel (the front end guarantees M >= 2 in training)
   for_channel_blocks(N, C, S, [&](int64_t c0, int64_t c1) {
-    float mean[kRowBlock], scale[kRowBlock], shift[kRowBlock];
+    float mean[kRowBlock], mean_lo[kRowBlock] = {}, scale[kRowBlock], shift[kRowBlock];
     if (training) {
       double K[kRowBlock];
       Sums sums[kRowBlock];
@@ -173,7 +182,7 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta,
         const double d = sums[i].s1 / M;
         const double m = K[i] + d, var = std::max(sums[i].s2 / M - d * d, 0.0);
         const double g = gamma ? gamma[c] : 1.0;
-        mean[i] = static_cast<float>(m);
+        split_mean(m, mean[i], mean_lo[i]);
         scale[i] = static_cast<float>(g / std::sqrt(var + eps));
         shift[i] = beta ? beta[c] : 0.f;
         if (running_mean)
@@ -191,7 +200,7 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta,
         shift[i] = beta ? beta[c] : 0.f;
       }
     }
-    bn_apply(x, y, N, C, S, c0, c1, mean, scale, shift);
+    bn_apply(x, y, N, C, S, c0, c1, mean, mean_lo, scale, shift);
   });
 }
 
@@ -205,7 +214,7 @@ void batch_norm_backward(const float* dy, const float* x, const float* gamma,
   for_channel_blocks(N, C, S, [&](int64_t c0, int64_t c1) {
     double K[kRowBlock];
     Sums sums[kRowBlock];
-    float a[kRowBlock], mdy[kRowBlock], mean[kRowBlock], kx[kRowBlock];
+    float a[kRowBlock], mdy[kRowBlock], mean[kRowBlock], mean_lo[kRowBlock], kx[kRowBlock];
     for (int64_t c = c0; c < c1; ++c) K[c - c0] = training ? x[c * S] : running_mean[c];
     if (training)
       channel_sums<true, true>(x, dy, N, C, S, c0, c1, K, sums);
@@ -228,15 +237,15 @@ void batch_norm_backward(const float* dy, const float* x, const float* gamma,
       if (dgamma) dgamma[c] = static_cast<float>(sdym * invstd);
       if (dbeta) dbeta[c] = static_cast<float>(q.sdy);
       a[i] = static_cast<float>(g * invstd);
-      mean[i] = static_cast<float>(m);
+      split_mean(m, mean[i], mean_lo[i]);
       mdy[i] = training ? static_cast<float>(q.sdy / M) : 0.f;
       kx[i] = training ? static_cast<float>(sdym * invstd * invstd / M) : 0.f;
     }
     if (training) {
-      bn_apply_grad(dy, x, dx, N, C, S, c0, c1, a, mdy, mean, kx);
+      bn_apply_grad(dy, x, dx, N, C, S, c0, c1, a, mdy, mean, mean_lo, kx);
     } else {
       float zero[kRowBlock] = {};
-      bn_apply(dy, dx, N, C, S, c0, c1, zero, a, zero);  // dx = dy * gamma * invstd
+      bn_apply(dy, dx, N, C, S, c0, c1, zero, zero, a, zero);  // dx = dy * gamma * invstd
     }
   });
 }
