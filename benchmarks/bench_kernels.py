@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 # Measured on the development machine (2 cores of an AMD EPYC, Zen 5): FMA peak per core by ISA,
 # in GFLOP/s, and the memory copy bandwidth. See DESIGN.md.
@@ -34,17 +32,6 @@ CONV_CASES = {
     "resnet_s2": (16, 128, 28, 28, 256, 3, 2, 1),
 }
 MEM_CASES = {"max_pool2d": (64, 64, 112, 112), "relu": (64, 64, 112, 112)}
-
-
-def median_time(fn, repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # Shapes the issue does not list, so that the algorithm choice is not tuned to the list alone:
@@ -67,6 +54,7 @@ def listed_case(shape):
 
 
 def bench_conv(name, case, repeat, F, np, torch):
+    from fastcnn.bench import median_time  # imported after main() has set FASTCNN_ISA
     op, xs, ws, kw = case
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs, dtype=np.float32)
@@ -110,6 +98,7 @@ def bench_conv(name, case, repeat, F, np, torch):
 
 
 def bench_mem(name, shape, repeat, F, np, torch):
+    from fastcnn.bench import median_time
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape, dtype=np.float32)
     if name == "max_pool2d":

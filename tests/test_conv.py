@@ -242,6 +242,19 @@ def _full_kw(kw):
     return dict(dict(stride=1, padding=0, dilation=1, groups=1), **kw)
 
 
+def check_conv2d_passes(x, w, b, kw, dy, tol):
+    """conv2d's y, dx, dw (and db when b is given) for output gradient dy against float64, within tol
+    (db within 1e-5: its sums are the same for every algorithm). For test_winograd and test_dilated."""
+    y = F.conv2d(x, w, b, **kw)
+    assert_close(y, ref.conv2d(x, w, b, **kw), tol, "y")
+    dx, dw, db = F.conv2d_backward(dy, x, w, b, **kw)
+    dx_ref, dw_ref, db_ref = ref.conv2d_backward(dy, x, w, b, **kw)
+    assert_close(dx, dx_ref, tol, "dx")
+    assert_close(dw, dw_ref, tol, "dw")
+    if b is not None:
+        assert_close(db, db_ref, 1e-5, "db")
+
+
 def check_algorithm_case(xs, ws, kw, algos):
     """The case selects `algos`, and every pass matches float64 and the C++ scalar reference."""
     x, w, b = randn(*xs, seed=10), randn(*ws, seed=11), randn(ws[0], seed=12)

@@ -10,7 +10,7 @@ import fastcnn.functional as F
 import reference as ref
 from fastcnn import _C
 from reference import assert_close, run_on_isa, threads_1_and_2
-from test_conv import _full_kw, _quad
+from test_conv import _full_kw, _quad, check_conv2d_passes
 
 TOL = 1e-4
 PASSES = ("forward", "backward_data", "backward_weight")
@@ -48,15 +48,8 @@ def check_case(xs, ws, kw, bias=True, scale=1.0, offset=0.0):
     tiles = xs[0] * -(-P // 4) * -(-Q // 4)
     assert algos[:2] == ["winograd", "winograd"], algos
     assert (algos[2] == "winograd") == (min(xs[1], ws[0]) >= 48 and tiles >= 256), algos
-    y = F.conv2d(x, w, b, **kw)
-    assert_close(y, ref.conv2d(x, w, b, **kw), TOL, "y")
-    dy = randn(*y.shape, seed=4, scale=scale)
-    dx, dw, db = F.conv2d_backward(dy, x, w, b, **kw)
-    dx_ref, dw_ref, db_ref = ref.conv2d_backward(dy, x, w, b, **kw)
-    assert_close(dx, dx_ref, TOL, "dx")
-    assert_close(dw, dw_ref, TOL, "dw")
-    if bias:
-        assert_close(db, db_ref, 1e-5, "db")
+    dy = randn(*y_shape(xs, ws, kw), seed=4, scale=scale)
+    check_conv2d_passes(x, w, b, kw, dy, TOL)
 
 
 def check_all_cases():
