@@ -50,6 +50,11 @@ PYBIND11_MODULE(_C, m) {
     d["sanitizers"] = py::none();
 #endif
     d["built_isas"] = built_isas();
+#ifdef FASTCNN_BASELINE_LANES16
+    d["baseline_lanes"] = 16;  // a test build: the baseline kernels run the avx512 tiling
+#else
+    d["baseline_lanes"] = 8;
+#endif
     return d;
   });
   m.def("runtime_info", [] {

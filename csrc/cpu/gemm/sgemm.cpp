@@ -22,11 +22,8 @@ namespace {
 // Measured on Zen 5 (AVX2): the block sizes matter little (MC 96..288, KC 192..512, NC 512..4096
 // within 5%); the packing cost is what separates it from OpenBLAS on the conv shapes.
 constexpr int64_t NV = 2, NR = NV * vec::kLanes;
-#ifdef __AVX512F__
-constexpr int64_t MR = 8, MC = 256, KC = 192, NC = 4096;
-#else
-constexpr int64_t MR = 6, MC = 264, KC = 256, NC = 4096;
-#endif
+constexpr bool kZmm = vec::kLanes == 16;  // the avx512 tiling (and FASTCNN_LANES16 test builds)
+constexpr int64_t MR = kZmm ? 8 : 6, MC = kZmm ? 256 : 264, KC = kZmm ? 192 : 256, NC = 4096;
 static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks hold whole register tiles");
 
 inline float load_a(bool t, const float* A, int64_t lda, int64_t i, int64_t k) {

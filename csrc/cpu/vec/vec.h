@@ -5,6 +5,9 @@
 // F32v is the widest vector worth using on the ISA being compiled (kLanes floats): a ZMM register
 // (16 lanes) when the compiler targets AVX-512, else F32x8. Code that sizes its tiles by kLanes
 // (the GEMM microkernel) gets 512-bit arithmetic in the avx512 objects from the same source.
+// FASTCNN_LANES16 (CMake option FASTCNN_BASELINE_LANES16, for test builds only) gives the baseline
+// objects the avx512 objects' 16 lanes and tiles, in SSE pieces: the avx512 path's tile logic then
+// runs, and is checked under the sanitizers, on CPUs without AVX-512 (.ci/run).
 #pragma once
 #include <cstring>
 
@@ -22,7 +25,7 @@ static inline void store8(float* p, F32x8 v) { std::memcpy(p, &v, sizeof v); }
 
 static inline F32x8 splat8(float a) { return F32x8{a, a, a, a, a, a, a, a}; }
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(FASTCNN_LANES16)
 constexpr int kLanes = 16;
 #else
 constexpr int kLanes = 8;
