@@ -708,7 +708,15 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // tap. Between the two direct variants, the one with fewer multiply-adds including its padding
 // (wide rows: Wp - Q extra outputs per row and filters rounded up to the tile; filter vectors:
 // K/g rounded up to 16), and GEMM when even that is over twice the useful work. Backward-data is
-// the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it.
+// the forward of its flipped problem (taps = K/g*R*S, output H x W) and is judged on it, which
+// counts the zero padding of dy as useful work (LeNet's conv2: 376k multiply-adds per sample
+// computed after skipping filter rows that read only padding, 240k real). The direct kernel still
+// wins there: backward-data alone, batch 128, AVX2 (this machine's CPU exposes no AVX-512),
+// 0.59-0.72 ms against 1.1-1.3 ms for GEMM + col2im (1.8x; col = w^T dy, M = C*R*S = 150,
+// N = P*Q = 100, K = 16: the GEMM alone takes as long as the whole direct kernel, about 60 GFLOP/s
+// per core at K = 16, and col2im's 10-float row adds as long again) and 1.25-1.7x slower for the
+// GEMM with col2im fused into wide rows (branch c2bwd-scatter; 8% fewer vector multiply-adds, but
+// a load-add-store of the output per 16 multiply-adds where the direct tile reduces 400 taps).
 // The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
 // Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
