@@ -7,7 +7,11 @@ test images, fastcnn and PyTorch CPU side by side in one run (PyTorch optional).
 
 --profile times 200 training steps and 10k-image inference of fastcnn only (random MNIST-sized
 data, no download), with every layer's forward/backward and every _C kernel call timed: a layer's
-time minus its kernels' time is its Python time. Timers add about 1 us per call.
+time minus its kernels' time is its Python time. Timers add about 1 us per call. A conv and the
+max-pool the model runs with it in one kernel call show as one row "<conv>+pool.f". The step's
+loss, its gradient and the accuracy count are one phase (loss+grad+acc, one kernel call) where fit
+fuses them; --no-fused times the general path (loss, loss_grad, metric). "host" sums the phases
+outside forward and backward.
 
 Both train the same network (conv 6@5x5 same tanh, max-pool 2, conv 16@5x5 tanh, max-pool 2,
 dense 120 tanh, 84 tanh, 10) with SGD momentum 0.9, lr 0.05, batch 128, shuffled each epoch.
@@ -82,7 +86,7 @@ def run_torch(torch, x_train, y_train, x_test, y_test, epochs, batch):
     return {"epoch_s": epoch_s, "test_accuracy": acc, "infer_s": infer_s}
 
 
-def profile(threads, steps=200, batch=128):
+def profile(threads, steps=200, batch=128, fused=True):
     """Print the breakdown of one training step and of inference (see the module docstring)."""
     import collections
     import functools
@@ -98,6 +102,7 @@ def profile(threads, steps=200, batch=128):
     y = rng.integers(0, 10, len(x))
     model = models.lenet5()
     model.compile(optim.SGD(0.05, momentum=0.9))
+    model._fuse_loss_step = fused
     model.fit(x[:10 * batch], y[:10 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
     acc = collections.defaultdict(float)
     stack = []
@@ -124,13 +129,19 @@ def profile(threads, steps=200, batch=128):
     for layer in model.layers:
         for meth in ("forward", "backward"):
             timed(layer, meth, ("L", f"{layer.name}.{meth[0]}"))
+        if hasattr(layer, "forward_pooled"):  # the model's conv + max-pool in one call
+            timed(layer, "forward_pooled", ("L", f"{layer.name}+pool.f"))
     for obj, attr, label in ((model, "forward", "forward"), (model, "backward", "backward"),
                              (model.optimizer, "step", "optimizer"), (T._Inputs, "batch", "batch")):
         timed(obj, attr, ("P", label))
     loss_cls = type(model.loss)
     timed(loss_cls, "__call__", ("P", "loss"))
     timed(loss_cls, "gradient", ("P", "loss_grad"))
-    model.metric_fns = [(n, functools.partial(_timed_call, acc, ("P", "metric"), f)) for n, f in model.metric_fns]
+    if model._fused_loss_applies(y):  # fit's one-call loss, gradient and accuracy count
+        timed(model, "_fused_loss", ("P", "loss+grad+acc"))
+    else:
+        model.metric_fns = [(n, functools.partial(_timed_call, acc, ("P", "metric"), f))
+                            for n, f in model.metric_fns]
     t0 = time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
     total = time.perf_counter() - t0
@@ -140,13 +151,18 @@ def profile(threads, steps=200, batch=128):
     def kernels(label):
         return {k[1].split("|")[1]: v for k, v in acc.items() if k[0] == "C" and k[1].split("|")[0] == label}
 
-    print(f"\ntraining step, batch {batch}, {threads} thread(s): {ms(total):.3f} ms "
-          f"({total / steps * 469:.2f} s per 469-step epoch)")
-    for k in ("batch", "forward", "loss", "loss_grad", "metric", "backward", "optimizer"):
+    print(f"\ntraining step, batch {batch}, {threads} thread(s), {'fused' if fused else 'general'} loss step: "
+          f"{ms(total):.3f} ms ({total / steps * 469:.2f} s per 469-step epoch)")
+    names = [k for k in ("batch", "forward", "loss", "loss_grad", "metric", "loss+grad+acc", "backward",
+                         "optimizer") if k in phases or k in ("batch", "forward", "backward", "optimizer")]
+    for k in names:
         print(f"  {k:14}{ms(phases.get(k, 0)):8.3f} ms")
-    print(f"  {'fit loop rest':14}{ms(total - sum(phases.values())):8.3f} ms")
+    rest = total - sum(phases.values())
+    print(f"  {'fit loop rest':14}{ms(rest):8.3f} ms")
+    host = rest + sum(v for k, v in phases.items() if k not in ("forward", "backward"))
+    print(f"  {'host':14}{ms(host):8.3f} ms  (all but forward and backward)")
     print(f"  {'layer / phase':22}{'total':>8}{'kernels':>8}{'python':>8}  ms per step; kernel calls")
-    rows = [k[1] for k in acc if k[0] == "L"] + ["loss", "loss_grad", "optimizer"]
+    rows = [k[1] for k in acc if k[0] == "L"] + [k for k in names if k not in ("forward", "backward")]
     for label in rows:
         t = acc.get(("L", label), phases.get(label, 0.0))
         ks = kernels(label)
@@ -187,10 +203,12 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true",
                     help="per-phase / per-layer breakdown of a fastcnn training step and inference, "
                          "with 1 and --threads threads (no MNIST, no PyTorch)")
+    ap.add_argument("--no-fused", action="store_true",
+                    help="--profile: the general loss / gradient / metric calls instead of fit's fused one")
     args = ap.parse_args(argv)
     if args.profile:
         for threads in sorted({1, args.threads}):
-            profile(threads, batch=args.batch_size)
+            profile(threads, batch=args.batch_size, fused=not args.no_fused)
         return
 
     import fastcnn

@@ -16,6 +16,7 @@ void bind_norm(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_tensor(py::module_& m);
 void bind_vecmath(py::module_& m);
 }  // namespace fastcnn::bind
 
@@ -74,5 +75,6 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_linear(m);
   bind::bind_loss(m);
   bind::bind_optim(m);
+  bind::bind_tensor(m);
   bind::bind_vecmath(m);
 }

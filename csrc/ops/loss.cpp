@@ -32,4 +32,11 @@ void cross_entropy_backward(const float* z, const int64_t* ids, const float* pro
   FASTCNN_DISPATCH(cross_entropy_backward)(z, ids, probs, dz, N, K);
 }
 
+double cross_entropy_forward_backward(const float* z, const int64_t* ids, float* dz, int64_t N,
+                                      int64_t K, int64_t* hits) {
+  FASTCNN_CHECK(ids != nullptr, "cross_entropy_forward_backward: class ids are needed");
+  check("cross_entropy_forward_backward", ids, nullptr, N, K);
+  return FASTCNN_DISPATCH(cross_entropy_forward_backward)(z, ids, dz, N, K, hits);
+}
+
 }  // namespace fastcnn::ops

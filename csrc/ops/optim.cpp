@@ -18,20 +18,42 @@ void check_range(const char* fn, const char* name, double v, double lo, bool lo_
 constexpr double kInf = INFINITY;
 }  // namespace
 
-void sgd_step(float* param, const float* grad, float* velocity, int64_t n, double lr,
-              double momentum, bool nesterov, double weight_decay) {
-  const char* fn = "sgd_step";
-  FASTCNN_CHECK(n >= 0, fn, ": negative size");
+namespace {
+void check_sgd(const char* fn, double lr, double momentum, bool nesterov, double weight_decay) {
   check_range(fn, "lr", lr, 0, false, kInf, true);
   check_range(fn, "momentum", momentum, 0, false, kInf, true);
   check_range(fn, "weight_decay", weight_decay, 0, false, kInf, true);
   FASTCNN_CHECK(!nesterov || momentum > 0, fn,
                 ": argument 'nesterov' got True with momentum 0, needed momentum > 0");
+}
+}  // namespace
+
+void sgd_step(float* param, const float* grad, float* velocity, int64_t n, double lr,
+              double momentum, bool nesterov, double weight_decay) {
+  const char* fn = "sgd_step";
+  FASTCNN_CHECK(n >= 0, fn, ": negative size");
+  check_sgd(fn, lr, momentum, nesterov, weight_decay);
   FASTCNN_CHECK(velocity || momentum == 0, fn,
                 ": argument 'velocity' got None, needed an array when momentum != 0");
   FASTCNN_DISPATCH(sgd_step)(param, grad, momentum == 0 ? nullptr : velocity, n,
                              static_cast<float>(lr), static_cast<float>(momentum), nesterov,
                              static_cast<float>(weight_decay));
+}
+
+void sgd_step_many(float* const* param, const float* const* grad, float* const* velocity,
+                   const int64_t* n, int64_t count, double lr, double momentum, bool nesterov,
+                   double weight_decay) {
+  const char* fn = "sgd_step_many";
+  check_sgd(fn, lr, momentum, nesterov, weight_decay);
+  for (int64_t i = 0; i < count; ++i) {  // every check before the first update
+    FASTCNN_CHECK(n[i] >= 0, fn, ": negative size");
+    FASTCNN_CHECK(velocity[i] || momentum == 0, fn, ": argument 'velocities[", i,
+                  "]' got None, needed an array when momentum != 0");
+  }
+  const auto step = FASTCNN_DISPATCH(sgd_step);
+  for (int64_t i = 0; i < count; ++i)
+    step(param[i], grad[i], momentum == 0 ? nullptr : velocity[i], n[i], static_cast<float>(lr),
+         static_cast<float>(momentum), nesterov, static_cast<float>(weight_decay));
 }
 
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t n, int64_t step,

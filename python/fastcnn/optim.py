@@ -172,6 +172,7 @@ class Optimizer:
         self.epoch = 0          # set by fit at the start of each epoch (for per-epoch schedules)
         self.iterations = 0     # steps taken
         self.state: dict[str, dict] = {}
+        self._pairs_cache = None  # SGD.step's (params list, state dict, [(param, state)])
 
     def current_lr(self) -> float:
         """The learning rate the next step uses."""
@@ -258,6 +259,45 @@ class SGD(Optimizer):
             raise ValueError("SGD: argument 'nesterov' got True, needed momentum > 0 with it")
         self.nesterov = bool(nesterov)
 
+    def step(self, params) -> None:
+        """Update every trainable Param in place from its grad: one _C.sgd_step_many call for all of
+        them when they are numpy arrays with their state made (every step after the first), the
+        same bits as the per-parameter calls of Optimizer.step."""
+        pairs = self._pairs(params)
+        values, grads, velocities, states = [], [], [], []
+        for p, st in pairs:
+            if not p.trainable:
+                continue
+            value = p.value
+            if st is None or type(value) is not np.ndarray:  # a new parameter, or on the device
+                self._pairs_cache = None
+                return super().step(params)
+            values.append(value)
+            grads.append(p.grad)
+            velocities.append(st["velocity"])
+            states.append(st)
+        try:
+            _C.sgd_step_many(values, grads, velocities, self.current_lr(), self.momentum, self.nesterov,
+                             self.weight_decay)
+        except (ValueError, TypeError):
+            # nothing was updated (every array is checked first): the per-parameter path converts
+            # what it may (a float64 grad) and raises its own error for the rest
+            return super().step(params)
+        for st in states:
+            st["step"] += 1
+        self.iterations += 1
+
+    def _pairs(self, params) -> list:
+        """[(param, its state or None)] for the list params, kept while the caller passes the same
+        list and the state dict is the same (fit passes one list every step; a param's name, the
+        state key, is a property that costs a string format per call)."""
+        cached = self._pairs_cache
+        if cached is not None and cached[0] is params and cached[1] is self.state:
+            return cached[2]
+        pairs = [(p, self.state.get(p.name)) for p in params]
+        self._pairs_cache = (params, self.state, pairs)
+        return pairs
+
     def _update(self, p, state, lr):
         value, grad, velocity = p.value, p.grad, state["velocity"]
         if _plain(value) and _plain(grad) and type(velocity) is np.ndarray:
@@ -288,7 +328,13 @@ class Adam(Optimizer):
         self.eps = _real(eps, cls, "eps")
 
     def _update(self, p, state, lr):
-        F.adam_step(p.value, p.grad, state["m"], state["v"], state["step"], lr=lr, beta1=self.betas[0],
+        value, grad, m, v = p.value, p.grad, state["m"], state["v"]
+        if _plain(value) and _plain(grad) and type(m) is np.ndarray and type(v) is np.ndarray:
+            # straight to the kernel, as SGD (the binding checks dtypes, shapes and hyperparameters)
+            _C.adam_step(value, grad, m, v, state["step"], lr, self.betas[0], self.betas[1], self.eps,
+                         self.weight_decay, self.decoupled)
+            return
+        F.adam_step(value, grad, m, v, state["step"], lr=lr, beta1=self.betas[0],
                     beta2=self.betas[1], eps=self.eps, weight_decay=self.weight_decay, decoupled=self.decoupled)
 
     def _config(self):
@@ -315,7 +361,11 @@ class RMSprop(Optimizer):
         self.eps = _real(eps, "RMSprop", "eps")
 
     def _update(self, p, state, lr):
-        F.rmsprop_step(p.value, p.grad, state["square_avg"], lr=lr, alpha=self.alpha, eps=self.eps)
+        value, grad, sq = p.value, p.grad, state["square_avg"]
+        if _plain(value) and _plain(grad) and type(sq) is np.ndarray:
+            _C.rmsprop_step(value, grad, sq, lr, self.alpha, self.eps)  # as SGD: straight to the kernel
+            return
+        F.rmsprop_step(value, grad, sq, lr=lr, alpha=self.alpha, eps=self.eps)
 
     def get_config(self):
         config = super().get_config()

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from . import _C
 from . import _random
 from . import _tensor
 from .functional import _validate as V
@@ -70,6 +71,9 @@ class _Inputs:
                                  f"(N, {', '.join(map(str, expected))}) for model input {i}")
             self.arrays.append(a)
             self.scales.append(np.float32(255) if a.dtype == np.uint8 else None)
+        # inputs _C.gather_rows gathers (index arrays): plain uint8 / float32 arrays, C-contiguous
+        self._takes = [isinstance(a, np.ndarray) and a.dtype in (np.uint8, np.float32) and a.flags.c_contiguous
+                       and a.ndim >= 1 for a in self.arrays]
         n = {len(a) for a in self.arrays}
         if len(n) != 1:
             raise ValueError(f"{fn}: argument 'x' got inputs of different lengths {sorted(n)}, needed one N")
@@ -79,14 +83,19 @@ class _Inputs:
     def batch(self, index) -> list[np.ndarray]:
         """float32 C-contiguous batches for rows `index` (a slice or an index array)."""
         out = []
+        # fit's shuffled rows (int64 index arrays): gathered and converted in one pass by _C.gather_rows
+        # (same values); slices (evaluate, predict, unshuffled fit) are views, converted in one pass
+        take = type(index) is np.ndarray and index.dtype == np.int64 and index.ndim == 1
         for i, (a, scale) in enumerate(zip(self.arrays, self.scales)):
-            src = a[index]
-            m = len(src)
+            src = None if take and self._takes[i] else a[index]
+            m = len(index) if src is None else len(src)
             buf = self._buffers[i]
             if buf is None or len(buf) < m:
                 buf = self._buffers[i] = np.empty((m, *a.shape[1:]), dtype=np.float32)
             dst = buf[:m]
-            if scale is not None:        # uint8 -> [0, 1], as x.astype(np.float32) / 255
+            if src is None:
+                _C.gather_rows(a, index, dst, 1.0 if scale is None else 255.0)
+            elif scale is not None:        # uint8 -> [0, 1], as x.astype(np.float32) / 255
                 np.divide(src, scale, out=dst, casting="unsafe")
             else:
                 np.copyto(dst, src, casting="unsafe")
@@ -197,6 +206,10 @@ class _Progress:
             self.bar = tqdm(total=steps, desc=self.prefix, unit="step", file=sys.stdout, leave=True,
                             dynamic_ncols=True, mininterval=0.25)
 
+    def shows_logs(self) -> bool:
+        """Whether the next update puts its logs on the bar (the loop computes them only then)."""
+        return self.bar is not None and (self.bar.n + 1 == self.bar.total or (self.bar.n + 1) % 10 == 0)
+
     def update(self, logs: dict | None) -> None:
         """One step done; logs (None: not known yet, on the device) go on the bar every 10 steps."""
         if self.bar is not None:
@@ -230,6 +243,25 @@ class TrainingMixin:
         self.training_log: list[dict] = []   # one dict per epoch trained, across fit calls and resumes
         self._cuda = None              # the CUDA module while the model is on the device (model.to)
         self._grad_bufs: dict = {}     # output index -> the loss gradient array of the last step
+
+    # The host loop's fused loss step (see _fused_loss); tests turn it off to compare with the
+    # general path, which must give the same bits.
+    _fuse_loss_step = True
+
+    def _fused_loss_applies(self, targets) -> bool:
+        """Whether the host loop takes _fused_loss for these targets: one output (no aux outputs), the
+        built-in cross-entropy, class ids, and no metric but accuracy."""
+        return (self._fuse_loss_step and len(self.loss_weights) == 1 and type(self.loss) is _losses.CrossEntropy
+                and targets.ndim == 1 and all(fn is _metrics.accuracy for _, fn in self.metric_fns))
+
+    def _fused_loss(self, logits, ids) -> tuple[float, int]:
+        """(mean loss, rows whose argmax is the class id) with the loss gradient written into the
+        reused gradient array, in one kernel call: the bits of loss(), loss.gradient() and
+        metrics.accuracy's count."""
+        buf = self._grad_bufs.get(0)
+        if buf is None or buf.shape != logits.shape or type(buf) is not np.ndarray:
+            buf = self._grad_bufs[0] = np.empty(logits.shape, np.float32)
+        return _C.cross_entropy_forward_backward(logits, ids, buf)
 
     def _loss_gradient(self, i: int, logits, target):
         """The loss gradient for output i, written into the previous step's array when it fits, so a
@@ -314,6 +346,7 @@ class TrainingMixin:
         self.stop_training = False
         loss_weights = [float(w) for w in self.loss_weights]
         params = self.parameters()
+        fused = self._fused_loss_applies(targets)
         device = val_device = None
         if self._cuda is not None:  # the whole set goes to the device once; batches are gathered there
             device = _DeviceData(self._cuda, inputs, targets, self._wants_ids())
@@ -330,33 +363,48 @@ class TrainingMixin:
             progress = _Progress(verbose, epoch, epochs, steps)
             start = time.perf_counter()
             if device is None:
-                totals = np.zeros(1 + len(self.metric_fns))     # summed over samples: loss, metrics
+                # summed over samples: loss, metrics, as Python floats (float64, the same bits as
+                # the numpy sums they replace: m * value, added in step order)
+                totals = [0.0] * (1 + len(self.metric_fns))
                 seen = 0
+                batch_callbacks = callbacks[1:]
+                n_metrics = len(self.metric_fns)
                 for step in range(steps):
                     rows = slice(step * batch_size, min(n, (step + 1) * batch_size))
                     index = order[rows] if order is not None else rows
                     xb, yb = inputs.batch(index), targets[index]
                     outputs = self.forward(xb if len(xb) > 1 else xb[0], training=True)
-                    loss = 0.0
-                    grads = []
-                    for i, (out, w) in enumerate(zip(outputs, loss_weights)):
-                        loss += w * self.loss(out, yb)
-                        g = self._loss_gradient(i, out, yb)
-                        if w != 1.0:
-                            g *= np.float32(w)
-                        grads.append(g)
-                    batch_metrics = [fn(outputs[0], yb) for _, fn in self.metric_fns]
+                    m = len(yb)
+                    out = outputs[0]
+                    if fused and type(out) is np.ndarray and out.ndim == 2 and out.dtype == np.float32 \
+                            and out.flags.c_contiguous:
+                        # the common case in one kernel call; accuracy is hits / m as np.mean gives it
+                        loss, hits = self._fused_loss(out, yb)
+                        grads = [self._grad_bufs[0]]
+                        batch_metrics = [hits / m] * n_metrics
+                    else:
+                        loss = 0.0
+                        grads = []
+                        for i, (out, w) in enumerate(zip(outputs, loss_weights)):
+                            loss += w * self.loss(out, yb)
+                            g = self._loss_gradient(i, out, yb)
+                            if w != 1.0:
+                                g *= np.float32(w)
+                            grads.append(g)
+                        batch_metrics = [float(fn(outputs[0], yb)) for _, fn in self.metric_fns]
                     self.backward(grads)
                     self.optimizer.step(params)
 
-                    m = len(yb)
                     seen += m
-                    totals += m * np.array([loss, *batch_metrics])
-                    logs = self._logs(totals / seen)
-                    progress.update(logs)
-                    for cb in callbacks[1:]:
-                        cb.on_batch_end(step, {"loss": loss, "size": m})
-                logs = self._logs(totals / seen)
+                    totals[0] += m * float(loss)   # float(): a Loss may return a numpy float32
+                    for i, v in enumerate(batch_metrics):
+                        totals[i + 1] += m * v
+                    # the running logs only when the bar shows them
+                    progress.update(self._logs([t / seen for t in totals]) if progress.shows_logs() else None)
+                    if batch_callbacks:
+                        for cb in batch_callbacks:
+                            cb.on_batch_end(step, {"loss": loss, "size": m})
+                logs = self._logs([t / seen for t in totals])
             else:
                 logs = self._train_epoch_device(device, order, batch_size, loss_weights, params, progress,
                                                 callbacks[1:])

@@ -9,6 +9,8 @@
   double cross_entropy_forward(const float* z, const int64_t* ids, const float* probs,         \
                                int64_t N, int64_t K);                                          \
   void cross_entropy_backward(const float* z, const int64_t* ids, const float* probs,          \
-                              float* dz, int64_t N, int64_t K);
+                              float* dz, int64_t N, int64_t K);                             \
+  double cross_entropy_forward_backward(const float* z, const int64_t* ids, float* dz,         \
+                                        int64_t N, int64_t K, int64_t* hits);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_LOSS_KERNELS)
