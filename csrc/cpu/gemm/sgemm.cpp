@@ -208,7 +208,6 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, int64
 // Per-thread packing buffers, kept between calls (no allocation in the steady state).
 struct PackBuffers {
   std::vector<float> a, b;
-  std::vector<float> a_all;  // all of A, packed by the calling thread for every thread's slices
 };
 PackBuffers& pack_buffers() {
   static thread_local PackBuffers bufs;
@@ -264,24 +263,20 @@ void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, int64_t ld
 // and read back.
 void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, int64_t K,
                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                float* C, int64_t ldc, bool direct_a, const float* packed_a, bool direct_b,
-                const float* bias) {
+                float* C, int64_t ldc, bool direct_a, bool direct_b, const float* bias) {
   PackBuffers& buf = pack_buffers();
   const int64_t kb = k_block(K);
   const bool one_block = m <= MC;
   const int64_t nc_step = one_block ? kStripGroup * NR : NC;
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
   const int64_t nc_max = std::min(nc_step, (n + NR - 1) / NR * NR);
-  const bool own_a = !direct_a && !packed_a;
-  if (own_a && (int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
+  if (!direct_a && (int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
   if ((int64_t)buf.b.size() < nc_max * kb) buf.b.resize(nc_max * kb);
-  // a block of A starting at row i, column p: op(A) = A itself, the k-block of packed_a (all of
-  // A's rows, i = 0: see pack_a_all), or packed into buf.a
-  auto a_block = [&](int64_t i, int64_t mc, int64_t p0, int64_t kc) -> const float* {
+  // a block of A starting at row i, column p: packed into buf.a, or op(A) = A itself
+  auto a_block = [&](int64_t i, int64_t mc, int64_t p0, int64_t kc) {
     if (direct_a) return A + i * lda + p0;
-    if (packed_a) return packed_a + p0 * ((m + MR - 1) / MR * MR);
     pack_a(ta, A, lda, i, mc, p0, kc, buf.a.data());
-    return buf.a.data();
+    return static_cast<const float*>(buf.a.data());
   };
   const int64_t a_ld = direct_a ? lda : 0;
   if (one_block) {
@@ -351,28 +346,15 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
   // slice is one block of A), so an element goes through the same micro_kernel instantiation
   // whatever the thread count. (Instantiations may fuse alpha * acc + C differently: the same bits
   // across them only when alpha = 1 and beta is 0 or 1, as in every caller here.)
-  // With narrow C and A in one block (the dense layers at batch <= MC), A read in place or packed
-  // once for all, a column slice costs nothing that another slice repeats, so C's columns are cut
-  // into up to kSlicesPerThread slices
+  // With A read in place and in one block (the dense layers at batch <= MC), a column slice costs
+  // nothing that another slice repeats, so C's columns are cut into up to kSlicesPerThread slices
   // per thread that the threads claim as they come: a thread the OS deschedules for a while (a
   // loaded machine) delays one small slice, not half of the product.
   constexpr int64_t kSlicesPerThread = 4;
-  // Narrow C and one block of A that is not read in place (A^T: the dense layers' dw = dy^T x): the
-  // calling thread packs all of A once, for every slice to read, and the columns are cut finely too.
   const bool direct_a = !ta && N <= kDirectMaxN;
   const bool direct_b = !tb && N <= kDirectMaxN && M <= MC && ldb % 64 != 0;
   const int64_t threads = parallel && M * N * K > (1 << 20) ? get_num_threads() : 1;
-  const bool fine = N <= kDirectMaxN && M <= MC && threads > 1;
-  const float* packed_a = nullptr;
-  if (fine && !direct_a) {
-    // k-block p0 of A at offset p0 * m_pad: the blocks before it are kb long
-    std::vector<float>& all = pack_buffers().a_all;
-    const int64_t m_pad = (M + MR - 1) / MR * MR, kb = k_block(K);
-    if ((int64_t)all.size() < m_pad * K) all.resize(m_pad * K);
-    for (int64_t p0 = 0; p0 < K; p0 += kb)
-      pack_a(ta, A, lda, 0, M, p0, std::min(kb, K - p0), all.data() + p0 * m_pad);
-    packed_a = all.data();
-  }
+  const bool fine = direct_a && M <= MC && threads > 1;
   const bool by_cols = fine || N >= M;
   const int64_t unit = by_cols ? NR : MR, units = ((by_cols ? N : M) + unit - 1) / unit;
   const int64_t parts =
@@ -383,11 +365,11 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
       if (by_cols) {
         const int64_t j1 = std::min(hi, N);
         gemm_block(ta, tb, 0, M, lo, j1 - lo, K, alpha, A, lda, B, ldb, beta, C, ldc, direct_a,
-                   packed_a, direct_b, bias);
+                   direct_b, bias);
       } else {
         const int64_t i1 = std::min(hi, M);
         gemm_block(ta, tb, lo, i1 - lo, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, direct_a,
-                   packed_a, direct_b, bias);
+                   direct_b, bias);
       }
     }
   };
