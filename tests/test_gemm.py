@@ -50,9 +50,9 @@ def test_sgemm_large_and_thread_invariant(M, N, K):
     assert_close(c1, A.astype(np.float64) @ B.astype(np.float64), 1e-5)
 
 
-# Edges of every ISA's register tile (6x16, 8x32) and cache blocks, both transposes, beta; C narrow
-# enough (N <= 512) for A to be read in place when not transposed, with A in one block (M <= 256)
-# and in several (300, 530).
+# Edges of every ISA's register tile (6x16, 8x32) and cache blocks, both transposes, beta; problems
+# small enough (N, K <= 512) for A to be read in place when not transposed, with A in one block
+# (M <= 256) and in several (300, 530).
 ISA_CASES = [(1, 1, 1), (7, 33, 5), (13, 47, 257), (64, 3136, 576), (96, 100, 363), (9, 70, 1000),
              (128, 120, 400), (300, 37, 270), (530, 600, 130)]
 
@@ -76,12 +76,13 @@ def test_sgemm_on_every_isa(isa):
     run_on_isa(isa, "test_gemm", "check_isa_cases", timeout=120)
 
 
-# op(A) = A is read in place (no packing) when C has at most 512 columns, and op(B) = B's whole strips
-# too when A is also one block (M <= 256); A^T and B^T are always packed. With alpha = 1 and beta 0 or
+# op(A) = A is read in place (no packing) when C has at most 512 columns and K is at most 512, and
+# op(B) = B's whole strips too when A is also one block (M <= 256); A^T and B^T are always packed. With alpha = 1 and beta 0 or
 # 1 (every caller in fastcnn) the four ways give the same bits (same products, same order); other
 # alpha / beta may round differently between them, but never with the thread count. Edge rows (M not a
 # multiple of 6 or 8), narrow last strips (N % 16 <= 8), K over several k-blocks, A in one block or
-# several (M = 300, 530: rows split between threads), a row stride of B that is a multiple of 64.
+# several (M = 300, 530: rows split between threads), a row stride of B that is a multiple of 64, K
+# over 512 (packed).
 @pytest.mark.parametrize("M, N, K", [(128, 120, 400), (128, 84, 120), (128, 10, 84), (5, 3, 7), (1, 40, 33),
                                      (131, 513, 65), (300, 37, 270), (530, 120, 400), (64, 512, 1000),
                                      (120, 128, 130)])

@@ -321,15 +321,16 @@ void fill_c(int64_t M, int64_t N, float beta, const float* bias, float* C, int64
       C[i * ldc + j] = bias ? bias[j] : beta == 0.f ? 0.f : beta * C[i * ldc + j];
 }
 
-// Up to this many columns of C, op(A) = A (row-major) is read in place instead of packed. Packing
-// gathers MR rows value by value, once per k-block for all of C's columns: on narrow C (the dense
-// layers: N = 120 outputs, or the 400 inputs of backward-data) it cost 10% of linear_forward
-// (128 x 400 -> 120); on wide C (the conv GEMMs, N = P*Q in the thousands) it is amortized and the
-// packed path is kept. Likewise op(B) = B (row-major) when A is one block (M <= MC): its whole strips are
-// read in place (packing them was 6% of linear_backward), unless its row stride is a multiple of
-// 64 floats: a strip's kc rows would then share a few L1 sets and evict one another. Either way
-// each element's arithmetic is the same (same bits).
-constexpr int64_t kDirectMaxN = 512;
+// Small problems (C at most kSmall columns, K at most kSmall: the dense layers, N = 120 outputs or
+// 400 inputs, K = 400 inputs, 120 outputs or the batch of 128) read op(A) = A (row-major) in place
+// instead of packing it: packing gathers MR rows value by value, once per k-block for all of C's
+// columns, and cost 10% of linear_forward (128 x 400 -> 120). Likewise op(B) = B (row-major) when
+// A is one block (M <= MC): its whole strips are read in place (packing them was 6% of
+// linear_backward), unless its row stride is a multiple of 64 floats: a strip's kc rows would then
+// share a few L1 sets and evict one another. Larger problems keep packing: it is amortized over
+// many columns, and A read in place along a long K measured 6% slower (alexnet_c1 bwd_weight of
+// bench_gemm.py: K = 3025). Either way each element's arithmetic is the same (same bits).
+constexpr int64_t kSmall = 512;
 
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
@@ -351,8 +352,9 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
   // per thread that the threads claim as they come: a thread the OS deschedules for a while (a
   // loaded machine) delays one small slice, not half of the product.
   constexpr int64_t kSlicesPerThread = 4;
-  const bool direct_a = !ta && N <= kDirectMaxN;
-  const bool direct_b = !tb && N <= kDirectMaxN && M <= MC && ldb % 64 != 0;
+  const bool small = N <= kSmall && K <= kSmall;
+  const bool direct_a = !ta && small;
+  const bool direct_b = !tb && small && M <= MC && ldb % 64 != 0;
   const int64_t threads = parallel && M * N * K > (1 << 20) ? get_num_threads() : 1;
   const bool fine = direct_a && M <= MC && threads > 1;
   const bool by_cols = fine || N >= M;
