@@ -1,7 +1,9 @@
 """SGEMM benchmark: fastcnn's packed GEMM (`_C.sgemm`) against numpy's matmul (OpenBLAS), same run.
 
 Shapes: 2048^3 and the GEMMs the convolution cases of bench_kernels.py produce per sample and group
-(im2col: forward M=K, N=P*Q, K=C*R*S; backward-data op(A)=w^T; backward-weight op(B)=col^T). Each
+(im2col: forward M=K, N=P*Q, K=C*R*S; backward-data op(A)=w^T; backward-weight op(B)=col^T), and with
+--dense the GEMMs of LeNet-5's dense layers (linear_forward y = x w^T, backward dx = dy w, dw = dy^T x;
+batch 128 for training, 1000 for inference: small shapes where packing and threading costs show). Each
 shape runs with 1 and 2 threads (fastcnn.set_num_threads, openblas_set_num_threads), the two libraries
 interleaved call by call so that both see the same machine load; the median of --repeat calls after
 warm-up is reported as GFLOP/s, % of the FMA peak and fastcnn's speed relative to numpy (above 1:
@@ -10,6 +12,7 @@ fastcnn faster).
     python benchmarks/bench_gemm.py                          # forward conv shapes + 2048^3
     python benchmarks/bench_gemm.py --passes fwd,bwd_data,bwd_weight --threads 2 --json out.json
     python benchmarks/bench_gemm.py --compare /tmp/old/_C.cpython-311-x86_64-linux-gnu.so   # + an older build
+    python benchmarks/bench_gemm.py --dense --no-square --cases ''   # only the LeNet dense layers
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment before numpy loads OpenBLAS,
 so that it picks its own kernel for this CPU (the core name is printed).
@@ -33,6 +36,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_kernels import CONV_CASES, PEAK_GFLOPS_PER_CORE  # noqa: E402
 
 GEMM_CASES = ["vgg_c3_2", "resnet_3x3", "resnet_1x1", "alexnet_c1", "resnet_s2"]
+# LeNet-5's dense layers: (batch, inputs, outputs)
+DENSE_CASES = {"lenet_d1": (128, 400, 120), "lenet_d2": (128, 120, 84), "lenet_d3": (128, 84, 10),
+               "lenet_d1_infer": (1000, 400, 120)}
+
+
+def dense_gemm_shapes(name, passes):
+    """(label, M, N, K, trans_a, trans_b) of dense case `name`'s GEMMs (as csrc/cpu/kernels/linear.cpp calls them)."""
+    B, C, K = DENSE_CASES[name]
+    out = []
+    if "fwd" in passes:
+        out.append((f"{name} fwd", B, K, C, False, True))         # y = x w^T
+    if "bwd_data" in passes and not name.endswith("infer"):
+        out.append((f"{name} bwd_data", B, C, K, False, False))   # dx = dy w
+    if "bwd_weight" in passes and not name.endswith("infer"):
+        out.append((f"{name} bwd_weight", K, C, B, True, False))  # dw = dy^T x
+    return out
 
 
 def conv_gemm_shapes(name, passes):
@@ -105,6 +124,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--no-square", action="store_true", help="skip 2048^3")
+    ap.add_argument("--dense", action="store_true", help="add the LeNet-5 dense layers' GEMMs (every pass asked for)")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time; cpu: for 1-thread rows the calling thread's CPU time (both libraries "
                          "compute in it; time other processes take the core is not counted), other rows wall")
@@ -128,8 +148,11 @@ def main(argv=None):
     peak_core = PEAK_GFLOPS_PER_CORE[isa]
     passes = set(args.passes.split(","))
     shapes = [] if args.no_square else [("square 2048", 2048, 2048, 2048, False, False)]
-    for name in args.cases.split(","):
+    for name in filter(None, args.cases.split(",")):
         shapes += conv_gemm_shapes(name, passes)
+    if args.dense:
+        for name in DENSE_CASES:
+            shapes += dense_gemm_shapes(name, passes)
     threads = [int(t) for t in args.threads.split(",")]
 
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 
 import fastcnn
 from fastcnn import _C
-from reference import assert_close, run_on_isa
+from reference import assert_close, run_on_isa, threads_1_and_2
 
 
 def run(a, b, ta, tb, alpha=1.0, beta=0.0, c=None):
@@ -50,8 +50,11 @@ def test_sgemm_large_and_thread_invariant(M, N, K):
     assert_close(c1, A.astype(np.float64) @ B.astype(np.float64), 1e-5)
 
 
-# Edges of every ISA's register tile (6x16, 8x32) and cache blocks, both transposes, beta.
-ISA_CASES = [(1, 1, 1), (7, 33, 5), (13, 47, 257), (64, 3136, 576), (96, 100, 363), (9, 70, 1000)]
+# Edges of every ISA's register tile (6x16, 8x32) and cache blocks, both transposes, beta; problems
+# small enough (N, K <= 512) for A to be read in place when not transposed, with A in one block
+# (M <= 256) and in several (300, 530).
+ISA_CASES = [(1, 1, 1), (7, 33, 5), (13, 47, 257), (64, 3136, 576), (96, 100, 363), (9, 70, 1000),
+             (128, 120, 400), (300, 37, 270), (530, 600, 130)]
 
 
 def check_isa_cases():
@@ -71,6 +74,38 @@ def check_isa_cases():
 @pytest.mark.parametrize("isa", fastcnn.info()["built_isas"])
 def test_sgemm_on_every_isa(isa):
     run_on_isa(isa, "test_gemm", "check_isa_cases", timeout=120)
+
+
+# op(A) = A is read in place (no packing) when C has at most 512 columns and K is at most 512, and
+# op(B) = B's whole strips too when A is also one block (M <= 256); A^T and B^T are always packed. With alpha = 1 and beta 0 or
+# 1 (every caller in fastcnn) the four ways give the same bits (same products, same order); other
+# alpha / beta may round differently between them, but never with the thread count. Edge rows (M not a
+# multiple of 6 or 8), narrow last strips (N % 16 <= 8), K over several k-blocks, A in one block or
+# several (M = 300, 530: rows split between threads), a row stride of B that is a multiple of 64, K
+# over 512 (packed).
+@pytest.mark.parametrize("M, N, K", [(128, 120, 400), (128, 84, 120), (128, 10, 84), (5, 3, 7), (1, 40, 33),
+                                     (131, 513, 65), (300, 37, 270), (530, 120, 400), (64, 512, 1000),
+                                     (120, 128, 130)])
+def test_sgemm_operands_in_place_same_bits_as_packed(M, N, K):
+    rng = np.random.default_rng(M + 7 * N + 31 * K)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    C = rng.standard_normal((M, N)).astype(np.float32)
+    ops = [(A, B, False, False), (np.ascontiguousarray(A.T), B, True, False),
+           (A, np.ascontiguousarray(B.T), False, True), (np.ascontiguousarray(A.T), np.ascontiguousarray(B.T), True, True)]
+    want64 = A.astype(np.float64) @ B.astype(np.float64)
+    scale64 = np.abs(A.astype(np.float64)) @ np.abs(B.astype(np.float64))
+    for alpha, beta in ((1.0, 0.0), (1.0, 1.0), (0.75, -0.5)):
+        results = []
+        for a, b, ta, tb in ops:
+            one, two = threads_1_and_2(lambda: run(a, b, ta, tb, alpha, beta, C))
+            assert np.array_equal(one, two), (M, N, K, ta, tb, alpha, beta)
+            want, scale = alpha * want64 + beta * C, abs(alpha) * scale64 + abs(beta) * np.abs(C)
+            assert np.linalg.norm(one - want) <= 1e-5 * np.linalg.norm(scale), (M, N, K, ta, tb, alpha, beta)
+            results.append(one)
+        if alpha == 1.0:
+            for got in results[1:]:
+                assert np.array_equal(got, results[0]), (M, N, K, alpha, beta)
 
 
 def test_sgemm_bad_shapes():

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 import fastcnn
 import fastcnn.functional as F
 import reference as R
-from reference import assert_close, numeric_grad, threads_1_and_2
+from reference import assert_close, numeric_grad, run_on_isa, threads_1_and_2
 
 
 def rand(rng, *shape):
@@ -53,6 +53,51 @@ def test_thread_count_does_not_change_results():
         assert np.array_equal(a, c)
     assert_close(one[0], R.linear(x, w, b))
     assert_close(one[3], R.linear_backward(dy, x, w, b)[2])
+
+
+# The LeNet-5 dense layers (batch 128 and 1000) and edges of the GEMM's tiles and blocks: batch not a
+# multiple of 6 / 8 rows, outputs not a multiple of 16 / 32 columns (at most 8 in the last strip),
+# inputs over several k-blocks, batch over one block of rows (more than 256).
+DENSE_CASES = [(128, 400, 120), (128, 120, 84), (128, 84, 10), (1000, 400, 120), (7, 3, 5), (13, 257, 33),
+               (300, 520, 17), (61, 90, 513)]
+
+
+def check_dense_cases():
+    rng = np.random.default_rng(6)
+    for N, C, K in DENSE_CASES:
+        x, w, b, dy = rand(rng, N, C), rand(rng, K, C), rand(rng, K), rand(rng, N, K)
+        for bias in (b, None):
+            y = F.linear(x, w, bias)
+            absb = None if bias is None else abs(bias)
+            assert_close(y, R.linear(x, w, bias), what=f"y {N, C, K}", scale=R.linear(abs(x), abs(w), absb))
+            got, want = F.linear_backward(dy, x, w, bias), R.linear_backward(dy, x, w, bias)
+            scales = R.linear_backward(abs(dy), abs(x), abs(w), absb)
+            for name, g, r, s in zip(("dx", "dw", "db"), got, want, scales):
+                if r is not None:
+                    assert_close(g, r, what=f"{name} {N, C, K}", scale=s)
+
+
+@pytest.mark.parametrize("isa", fastcnn.info()["built_isas"])
+def test_dense_cases_on_every_isa(isa):
+    run_on_isa(isa, "test_linear", "check_dense_cases", timeout=120)
+
+
+@pytest.mark.parametrize("N, C, K", DENSE_CASES)
+def test_dense_cases_thread_invariant(N, C, K):
+    rng = np.random.default_rng(N + C + K)
+    x, w, b, dy = rand(rng, N, C), rand(rng, K, C), rand(rng, K), rand(rng, N, K)
+    one, two = threads_1_and_2(lambda: (F.linear(x, w, b),) + F.linear_backward(dy, x, w, b))
+    for a, c in zip(one, two):
+        assert np.array_equal(a, c)
+
+
+# The bias is added in the GEMM's first k-block write: with one k-block (C <= 192 inputs on every
+# ISA) that is one rounding of (x w^T)[n,k] + b[k], the bits of adding it to the bias-free result.
+@pytest.mark.parametrize("N, C, K", [(128, 120, 84), (128, 84, 10), (7, 3, 5), (300, 192, 37), (1, 1, 1)])
+def test_bias_in_the_first_write_rounds_once(N, C, K):
+    rng = np.random.default_rng(7)
+    x, w, b = rand(rng, N, C), rand(rng, K, C), rand(rng, K)
+    assert np.array_equal(F.linear(x, w, b), F.linear(x, w) + b)
 
 
 def test_empty_batch():

@@ -123,14 +123,21 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
   }
 }
 
-// C[0:mr, 0:nr] = alpha * a*b + (first ? beta*C : C), a is MR x kc packed, b is kc x NR packed.
-// The MR x (NVK * kLanes) accumulator tile lives in registers: NVK = NV, or 1 for a last strip of
-// C at most one vector wide (each lane's arithmetic is the same either way).
-template <int64_t NVK>
-void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t mr,
-                  int64_t nr, float alpha, float beta, bool first) {
+// C[0:mr, 0:nr] = alpha * a*b + (first ? bias or beta*C : C). b is kc x NR, packed (row k at
+// b + k * NR) or, kInPlaceB, op(B)'s rows read in place (row k at b + k * ldb; whole strips only). a is either
+// packed (MR x kc, k-major: element (i,k) at a[k * MR + i]; lda == 0) or op(A)'s rows read in place
+// (kRowsA: (i,k) at a[i * lda + k]; rows past mr repeat the last row, their sums are discarded).
+// bias (the tile's columns, or null) replaces beta*C in the first k-block: fl(acc + bias[j]), the
+// value that seeding C with the bias and beta = 1 gave. The MR x (NVK * kLanes) accumulator tile
+// lives in registers: NVK = NV, or 1 for a last strip of C at most one vector wide (each lane's
+// arithmetic is the same either way, and the same whether A is packed or not).
+template <int64_t NVK, bool kRowsA, bool kInPlaceB>
+void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* C,
+                  int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta, bool first,
+                  const float* bias) {
   using vec::F32v;
   constexpr int64_t L = vec::kLanes, NV = NVK, NT = NVK * L;  // NT: the columns computed
+  const int64_t bk_stride = kInPlaceB ? ldb : NR;
   for (int64_t i = 0; i < mr; ++i) {  // C's tile is read and written after the k loop
     __builtin_prefetch(C + i * ldc, 1);
     __builtin_prefetch(C + i * ldc + NT - 1, 1);
@@ -138,19 +145,33 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
   F32v acc[MR][NV];
   for (int64_t i = 0; i < MR; ++i)
     for (int64_t v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
+  if constexpr (kRowsA) {
+    const float* ar[MR];
+    for (int64_t i = 0; i < MR; ++i) ar[i] = a + std::min(i, mr - 1) * lda;
 #pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    F32v bk[NV];
-    for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * NR + v * L);
-    const float* ak = a + k * MR;
-    for (int64_t i = 0; i < MR; ++i) {
-      const F32v ai = vec::splatv(ak[i]);
-      for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
+    for (int64_t k = 0; k < kc; ++k) {
+      F32v bk[NV];
+      for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * bk_stride + v * L);
+      for (int64_t i = 0; i < MR; ++i) {
+        const F32v ai = vec::splatv(ar[i][k]);
+        for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
+      }
+    }
+  } else {
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k) {
+      F32v bk[NV];
+      for (int64_t v = 0; v < NV; ++v) bk[v] = vec::loadv(b + k * bk_stride + v * L);
+      const float* ak = a + k * MR;
+      for (int64_t i = 0; i < MR; ++i) {
+        const F32v ai = vec::splatv(ak[i]);
+        for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bk[v];
+      }
     }
   }
-  // C = alpha * acc + (first ? beta * C : C). Whole tiles and edge tiles may round differently
-  // (the compiler may fuse the whole tiles' multiply-add), but a tile's extent never depends on
-  // the thread count: slices start at multiples of MR / NR.
+  // C = alpha * acc + (first ? bias or beta * C : C). Whole tiles and edge tiles may round
+  // differently (the compiler may fuse the whole tiles' multiply-add), but a tile's extent never
+  // depends on the thread count: slices start at multiples of MR / NR.
   const F32v va = vec::splatv(alpha), vb = vec::splatv(beta);
   if (mr == MR && nr == NT) {  // constant trip counts: the accumulators stay in registers
     for (int64_t i = 0; i < MR; ++i) {
@@ -159,6 +180,8 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
         F32v r = va * acc[i][v];
         if (!first) {
           r += vec::loadv(c + v * L);
+        } else if (bias) {
+          r += vec::loadv(bias + v * L);
         } else if (beta != 0.f) {
           r += vb * vec::loadv(c + v * L);
         }
@@ -173,7 +196,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t 
   for (int64_t i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
     for (int64_t j = 0; j < nr; ++j) {
-      const float prev = !first ? c[j] : (beta != 0.f ? beta * c[j] : 0.f);
+      const float prev = !first ? c[j] : bias ? bias[j] : (beta != 0.f ? beta * c[j] : 0.f);
       c[j] = tile[i * NT + j] + prev;
     }
   }
@@ -195,43 +218,80 @@ int64_t k_block(int64_t K) {
   return std::min(KC, ((K + blocks - 1) / blocks + 7) / 8 * 8);
 }
 
-// Every MR x NR tile of C[0:mc, 0:nc] from packed blocks a (mc x kc) and b (kc x nc).
-void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, const float* b, float* C,
-                  int64_t ldc, float alpha, float beta, bool first) {
+// Every MR x NR tile of C[0:mc, 0:nc]. a: packed (mc x kc; lda == 0) or op(A)'s rows in place
+// (lda > 0). b: packed (kc x nc; ldb == 0) or op(B)'s rows in place (ldb > 0; nc whole strips).
+// bias: C's first column's bias, or null.
+template <bool kRowsA, bool kInPlaceB>
+void macro_tiles(int64_t kc, int64_t mc, int64_t nc, const float* a, int64_t lda, const float* b,
+                 int64_t ldb, float* C, int64_t ldc, float alpha, float beta, bool first,
+                 const float* bias) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min(NR, nc - jr);
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-      (nr <= vec::kLanes ? micro_kernel<1> : micro_kernel<NV>)(
-          kc, a + ir * kc, b + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha,
-          beta, first);
+    auto* kernel = micro_kernel<NV, kRowsA, kInPlaceB>;
+    if constexpr (!kInPlaceB) {
+      if (nr <= vec::kLanes) kernel = micro_kernel<1, kRowsA, false>;
     }
+    const float* b_j = kInPlaceB ? b + jr : b + jr * kc;
+    const float* bias_j = bias ? bias + jr : nullptr;
+    for (int64_t ir = 0; ir < mc; ir += MR)
+      kernel(kc, kRowsA ? a + ir * lda : a + ir * kc, lda, b_j, ldb, C + ir * ldc + jr, ldc,
+             std::min(MR, mc - ir), nr, alpha, beta, first, bias_j);
   }
 }
 
+void macro_kernel(int64_t kc, int64_t mc, int64_t nc, const float* a, int64_t lda, const float* b,
+                  int64_t ldb, float* C, int64_t ldc, float alpha, float beta, bool first,
+                  const float* bias) {
+  if (lda > 0 && ldb > 0)
+    macro_tiles<true, true>(kc, mc, nc, a, lda, b, ldb, C, ldc, alpha, beta, first, bias);
+  else if (lda > 0)
+    macro_tiles<true, false>(kc, mc, nc, a, lda, b, ldb, C, ldc, alpha, beta, first, bias);
+  else if (ldb > 0)
+    macro_tiles<false, true>(kc, mc, nc, a, lda, b, ldb, C, ldc, alpha, beta, first, bias);
+  else
+    macro_tiles<false, false>(kc, mc, nc, a, lda, b, ldb, C, ldc, alpha, beta, first, bias);
+}
+
 // C[i0:i0+m, j0:j0+n] on the calling thread, BLIS loop order: for each kc x nc panel of B (packed
-// once), for each mc x kc block of A (packed), every MR x NR tile. When A is a single block
-// (m <= MC; the conv GEMMs: M = filters), B is used once: it is packed kStripGroup strips at a
-// time and used at once, from L2, instead of a whole panel written out to L3 and read back.
+// once), for each mc x kc block of A (packed, or read in place when direct_a), every MR x NR tile.
+// direct_b (op(B) = B, row-major): with one block of A, B's whole strips are read in place.
+// When A is a single block (m <= MC; the conv GEMMs: M = filters), B is used once: it is packed
+// kStripGroup strips at a time and used at once, from L2, instead of a whole panel written out to L3
+// and read back.
 void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, int64_t K,
                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                float* C, int64_t ldc) {
+                float* C, int64_t ldc, bool direct_a, bool direct_b, const float* bias) {
   PackBuffers& buf = pack_buffers();
   const int64_t kb = k_block(K);
   const bool one_block = m <= MC;
   const int64_t nc_step = one_block ? kStripGroup * NR : NC;
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
   const int64_t nc_max = std::min(nc_step, (n + NR - 1) / NR * NR);
-  if ((int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
+  if (!direct_a && (int64_t)buf.a.size() < mc_max * kb) buf.a.resize(mc_max * kb);
   if ((int64_t)buf.b.size() < nc_max * kb) buf.b.resize(nc_max * kb);
+  // a block of A starting at row i, column p: packed into buf.a, or op(A) = A itself
+  auto a_block = [&](int64_t i, int64_t mc, int64_t p0, int64_t kc) {
+    if (direct_a) return A + i * lda + p0;
+    pack_a(ta, A, lda, i, mc, p0, kc, buf.a.data());
+    return static_cast<const float*>(buf.a.data());
+  };
+  const int64_t a_ld = direct_a ? lda : 0;
   if (one_block) {
     for (int64_t p0 = 0; p0 < K; p0 += kb) {
       const int64_t kc = std::min(kb, K - p0);
-      pack_a(ta, A, lda, i0, m, p0, kc, buf.a.data());
+      const float* a = a_block(i0, m, p0, kc);
       for (int64_t jc = 0; jc < n; jc += nc_step) {
         const int64_t nc = std::min(nc_step, n - jc);
-        pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
-        macro_kernel(kc, m, nc, buf.a.data(), buf.b.data(), C + i0 * ldc + j0 + jc, ldc, alpha,
-                     beta, p0 == 0);
+        // B in place: its whole strips straight from op(B)'s rows, the last part strip packed
+        const int64_t in_place = direct_b ? nc / NR * NR : 0;
+        if (in_place > 0)
+          macro_kernel(kc, m, in_place, a, a_ld, B + p0 * ldb + j0 + jc, ldb, C + i0 * ldc + j0 + jc,
+                       ldc, alpha, beta, p0 == 0, bias ? bias + j0 + jc : nullptr);
+        if (in_place == nc) continue;
+        pack_b(tb, B, ldb, p0, kc, j0 + jc + in_place, nc - in_place, buf.b.data());
+        macro_kernel(kc, m, nc - in_place, a, a_ld, buf.b.data(), 0,
+                     C + i0 * ldc + j0 + jc + in_place, ldc, alpha, beta, p0 == 0,
+                     bias ? bias + j0 + jc + in_place : nullptr);
       }
     }
     return;
@@ -243,44 +303,72 @@ void gemm_block(bool ta, bool tb, int64_t i0, int64_t m, int64_t j0, int64_t n, 
       pack_b(tb, B, ldb, p0, kc, j0 + jc, nc, buf.b.data());
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
-        pack_a(ta, A, lda, i0 + ic, mc, p0, kc, buf.a.data());
-        macro_kernel(kc, mc, nc, buf.a.data(), buf.b.data(), C + (i0 + ic) * ldc + j0 + jc, ldc,
-                     alpha, beta, p0 == 0);
+        macro_kernel(kc, mc, nc, a_block(i0 + ic, mc, p0, kc), a_ld, buf.b.data(), 0,
+                     C + (i0 + ic) * ldc + j0 + jc, ldc, alpha, beta, p0 == 0,
+                     bias ? bias + j0 + jc : nullptr);
       }
     }
   }
 }
 
-void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+// C = beta * C, or C = bias in every row: the product of an empty sum (K = 0).
+void fill_c(int64_t M, int64_t N, float beta, const float* bias, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    for (int64_t j = 0; j < N; ++j)
+      C[i * ldc + j] = bias ? bias[j] : beta == 0.f ? 0.f : beta * C[i * ldc + j];
 }
 
+// Small problems (C at most kSmall columns, K at most kSmall: the dense layers, N = 120 outputs or
+// 400 inputs, K = 400 inputs, 120 outputs or the batch of 128) read op(A) = A (row-major) in place
+// instead of packing it: packing gathers MR rows value by value, once per k-block for all of C's
+// columns, and cost 10% of linear_forward (128 x 400 -> 120). Likewise op(B) = B (row-major) when
+// A is one block (M <= MC): its whole strips are read in place (packing them was 6% of
+// linear_backward), unless its row stride is a multiple of 64 floats: a strip's kc rows would then
+// share a few L1 sets and evict one another. Larger problems keep packing: it is amortized over
+// many columns, and A read in place along a long K measured 6% slower (alexnet_c1 bwd_weight of
+// bench_gemm.py: K = 3025). Either way each element's arithmetic is the same (same bits).
+constexpr int64_t kSmall = 512;
 
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-               int64_t ldc) {
+               int64_t ldc, const float* bias) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    scale_c(M, N, beta, C, ldc);
+    fill_c(M, N, beta, bias, C, ldc);
     return;
   }
   // Threads take equal slices of C's columns (each packs its own part of B, all of A) or, when C
   // is taller than wide, of its rows (each packs its part of A, all of B): whole tiles, no shared
-  // buffers, no barriers. The slicing never changes an element's arithmetic.
+  // buffers, no barriers. The slicing never changes an element's arithmetic: direct_a and
+  // direct_b are chosen from the whole problem's shape, not the slice's (direct_b only when every
+  // slice is one block of A), so an element goes through the same micro_kernel instantiation
+  // whatever the thread count. (Instantiations may fuse alpha * acc + C differently: the same bits
+  // across them only when alpha = 1 and beta is 0 or 1, as in every caller here.)
+  // With A read in place and in one block (the dense layers at batch <= MC), a column slice costs
+  // nothing that another slice repeats, so C's columns are cut into up to kSlicesPerThread slices
+  // per thread that the threads claim as they come: a thread the OS deschedules for a while (a
+  // loaded machine) delays one small slice, not half of the product.
+  constexpr int64_t kSlicesPerThread = 4;
+  const bool small = N <= kSmall && K <= kSmall;
+  const bool direct_a = !ta && small;
+  const bool direct_b = !tb && small && M <= MC && ldb % 64 != 0;
   const int64_t threads = parallel && M * N * K > (1 << 20) ? get_num_threads() : 1;
-  const bool by_cols = N >= M;
+  const bool fine = direct_a && M <= MC && threads > 1;
+  const bool by_cols = fine || N >= M;
   const int64_t unit = by_cols ? NR : MR, units = ((by_cols ? N : M) + unit - 1) / unit;
-  const int64_t parts = std::max<int64_t>(1, std::min(threads, units));
+  const int64_t parts =
+      std::max<int64_t>(1, std::min(fine ? kSlicesPerThread * threads : threads, units));
   auto run = [&](int64_t part0, int64_t part1) {
     for (int64_t t = part0; t < part1; ++t) {
       const int64_t lo = t * units / parts * unit, hi = (t + 1) * units / parts * unit;
       if (by_cols) {
         const int64_t j1 = std::min(hi, N);
-        gemm_block(ta, tb, 0, M, lo, j1 - lo, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gemm_block(ta, tb, 0, M, lo, j1 - lo, K, alpha, A, lda, B, ldb, beta, C, ldc, direct_a,
+                   direct_b, bias);
       } else {
         const int64_t i1 = std::min(hi, M);
-        gemm_block(ta, tb, lo, i1 - lo, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gemm_block(ta, tb, lo, i1 - lo, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, direct_a,
+                   direct_b, bias);
       }
     }
   };
@@ -294,13 +382,19 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_impl(true, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl(true, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
 }
 
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc) {
-  gemm_impl(false, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl(false, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+}
+
+void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                int64_t lda, const float* B, int64_t ldb, const float* bias, float* C,
+                int64_t ldc) {
+  gemm_impl(true, trans_a, trans_b, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, bias);
 }
 
 }  // namespace fastcnn::cpu::FASTCNN_ISA_NAME

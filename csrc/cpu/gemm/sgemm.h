@@ -8,7 +8,9 @@
 // same order whatever the thread count, so results are bit-identical with 1 or many threads and
 // between sgemm and sgemm_serial. sgemm() gives each OpenMP thread a slice of C's columns (or rows)
 // unless called from inside a parallel region; sgemm_serial() never spawns threads (for use inside
-// per-sample parallel loops).
+// per-sample parallel loops). sgemm_bias() is sgemm with alpha = 1 and, instead of beta * C, a bias
+// per column added in the first k-block's write (C[i,j] = op(A)op(B)[i,j] + bias[j], bias has N
+// values): the same bits as seeding C with the bias and beta = 1, without the seeding pass.
 #pragma once
 #include <cstdint>
 
@@ -20,6 +22,9 @@
              int64_t ldc);                                                                        \
   void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,     \
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, \
-                    int64_t ldc);
+                    int64_t ldc);                                                                 \
+  void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,    \
+                  int64_t lda, const float* B, int64_t ldb, const float* bias, float* C,          \
+                  int64_t ldc);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_GEMM_KERNELS)

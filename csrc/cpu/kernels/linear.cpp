@@ -12,13 +12,11 @@ namespace fastcnn::cpu::FASTCNN_ISA_NAME {
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N,
                     int64_t C, int64_t K) {
   if (N == 0 || K == 0) return;
-  if (b) {
-    // Seed every row of y with the bias, then accumulate the product onto it (beta = 1).
-    parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / K), [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) std::copy(b, b + K, y + n * K);
-    });
-  }
-  sgemm(false, true, N, K, C, 1.f, x, C, w, C, b ? 1.f : 0.f, y, K);
+  // The bias goes in with the first k-block's write (same bits as seeding y with it, one pass less).
+  if (b)
+    sgemm_bias(false, true, N, K, C, x, C, w, C, b, y, K);
+  else
+    sgemm(false, true, N, K, C, 1.f, x, C, w, C, 0.f, y, K);
 }
 
 // dy is (N,K), x is (N,C), w is (K,C); dx is (N,C) or null (skipped), dw is (K,C), db is (K,) or null.
