@@ -525,6 +525,52 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
   }
 }
 
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+
+// dst[kk*ldd + i] = src[i*16 + kk] + bias[kk] for i < 8, kk < kn <= 8: an 8x8 transpose in registers.
+inline void transpose8_add(const float* src, const float* bias, int64_t kn, float* dst, int64_t ldd) {
+  using vec::F32x8;
+  const I32x8 lo1{0, 8, 1, 9, 4, 12, 5, 13}, hi1{2, 10, 3, 11, 6, 14, 7, 15};
+  const I32x8 lo2{0, 1, 8, 9, 4, 5, 12, 13}, hi2{2, 3, 10, 11, 6, 7, 14, 15};
+  const I32x8 lo4{0, 1, 2, 3, 8, 9, 10, 11}, hi4{4, 5, 6, 7, 12, 13, 14, 15};
+  F32x8 r[8], t[8], u[8], c[8];
+  for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + i * 16);
+  for (int i = 0; i < 8; i += 2) {  // t[i], t[i+1]: rows i, i+1 interleaved (columns 0,1,4,5 / 2,3,6,7)
+    t[i] = __builtin_shuffle(r[i], r[i + 1], lo1);
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi1);
+  }
+  for (int i = 0; i < 8; i += 4) {  // u[i + j]: rows i..i+3 of columns j and j + 4
+    u[i] = __builtin_shuffle(t[i], t[i + 2], lo2);
+    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi2);
+    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo2);
+    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi2);
+  }
+  for (int j = 0; j < 4; ++j) {
+    c[j] = __builtin_shuffle(u[j], u[j + 4], lo4);
+    c[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi4);
+  }
+  for (int64_t kk = 0; kk < kn; ++kk)
+    vec::store8(dst + kk * ldd, c[kk] + vec::splat8(bias ? bias[kk] : 0.f));
+}
+
+// y_k[m] = yt[m*16 + k] + b[k] for k < kn <= 16, m < PQ: one filter block's tiles, position-major,
+// into y's planes, 8 positions x 8 filters per transpose (the last 8 positions shifted back to
+// end at PQ: positions written twice get the same value). b may be null.
+void scatter_filter_block(const float* yt, int64_t PQ, const float* b, int64_t kn, float* y) {
+  if (PQ < 8) {
+    for (int64_t k = 0; k < kn; ++k)
+      for (int64_t m = 0; m < PQ; ++m) y[k * PQ + m] = yt[m * kFilterBlock + k] + (b ? b[k] : 0.f);
+    return;
+  }
+  for (int64_t m = 0;; m += 8) {
+    const int64_t m0 = std::min(m, PQ - 8);
+    for (int64_t h = 0; h < kn; h += 8)
+      transpose8_add(yt + m0 * kFilterBlock + h, b ? b + h : nullptr, std::min<int64_t>(8, kn - h),
+                     y + h * PQ + m0, PQ);
+    if (m0 + 8 >= PQ) return;
+  }
+}
+
 // Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile.
 void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                      float* y) {
@@ -537,9 +583,12 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   float* wpk = direct_workspace<0>(G * kblocks * taps * kFilterBlock);
   pack_filter_blocks(w, G, Kg, taps, kFilterBlock, wpk, [](int64_t t) { return t; });
 
+  // Each sample's tiles go position-major into yt ((PQ rounded up to whole tiles, 16) per block),
+  // then into y's planes by 8x8 transposes (scatter_filter_block), not 96 scalar stores per tile.
+  const int64_t PQr = (PQ + kPositionBlock - 1) / kPositionBlock * kPositionBlock;
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
-    float tile[kPositionBlock * kFilterBlock];
+    float* yt = direct_workspace<6>(kblocks * PQr * kFilterBlock);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
@@ -548,16 +597,14 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
           int64_t pos[kPositionBlock];  // the last tile repeats its last position
           for (int64_t i = 0; i < kPositionBlock; ++i)
             pos[i] = position_base(p, g, m0 + std::min(i, mp - 1));
-          for (int64_t kb = 0; kb < kblocks; ++kb) {
+          for (int64_t kb = 0; kb < kblocks; ++kb)
             filter_tile(xp, pos, offs, taps, wpk + (gi * kblocks + kb) * taps * kFilterBlock,
-                        tile);
-            const int64_t k0 = gi * Kg + kb * kFilterBlock;
-            for (int64_t kk = 0; kk < std::min(kFilterBlock, Kg - kb * kFilterBlock); ++kk) {
-              float* yk = y + (n * p.K + k0 + kk) * PQ + m0;
-              const float bias = b ? b[k0 + kk] : 0.f;
-              for (int64_t i = 0; i < mp; ++i) yk[i] = tile[i * kFilterBlock + kk] + bias;
-            }
-          }
+                        yt + (kb * PQr + m0) * kFilterBlock);
+        }
+        for (int64_t kb = 0; kb < kblocks; ++kb) {
+          const int64_t k0 = gi * Kg + kb * kFilterBlock;
+          scatter_filter_block(yt + kb * PQr * kFilterBlock, PQ, b ? b + k0 : nullptr,
+                               std::min(kFilterBlock, Kg - kb * kFilterBlock), y + (n * p.K + k0) * PQ);
         }
       }
     }
