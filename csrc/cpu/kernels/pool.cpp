@@ -374,6 +374,18 @@ inline Windows8 windows8(const float* r0, const float* r1) {
   return windows8(vec::load8(r0), vec::load8(r0 + 8), vec::load8(r1), vec::load8(r1 + 8));
 }
 
+// windows8(...).max for the forward: the same tournament, lane by lane, on even/odd columns split
+// within 128-bit halves (windows 0,1,4,5,2,3,6,7: in-lane shuffles, not lane-crossing ones), the
+// windows put in order once at the end.
+inline vec::F32x8 max8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8 u1) {
+  using vec::F32x8;
+  const I32x8 even{0, 2, 8, 10, 4, 6, 12, 14}, odd{1, 3, 9, 11, 5, 7, 13, 15}, order{0, 1, 4, 5, 2, 3, 6, 7};
+  const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
+  const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
+  const F32x8 top = takes8(b, a) ? b : a, bottom = takes8(d, c) ? d : c;
+  return __builtin_shuffle(takes8(bottom, top) ? bottom : top, order);
+}
+
 template <typename F>
 inline void for_vector_blocks(int64_t Q, const F& f) {
   for (int64_t o = 0;; o += 8) {
@@ -395,7 +407,11 @@ void max_pool_2x2_forward(const float* x, float* y, const Pool2dParams& p) {
           for (int64_t o = 0; o < p.Q; ++o) yr[o] = window2x2(r0 + 2 * o, r0 + p.W + 2 * o, &at);
           continue;
         }
-        for_vector_blocks(p.Q, [&](int64_t o) { vec::store8(yr + o, windows8(r0 + 2 * o, r0 + p.W + 2 * o).max); });
+        const float* r1 = r0 + p.W;
+        for_vector_blocks(p.Q, [&](int64_t o) {
+          vec::store8(yr + o, max8(vec::load8(r0 + 2 * o), vec::load8(r0 + 2 * o + 8), vec::load8(r1 + 2 * o),
+                                   vec::load8(r1 + 2 * o + 8)));
+        });
       }
   });
 }
@@ -422,8 +438,8 @@ void max_pool_2x2_rows_forward(const float* x, int64_t ldx, int64_t P, int64_t Q
       continue;
     }
     for_vector_blocks(Q, [&](int64_t o) {
-      vec::store8(y + o, windows8(vec::load8(r0 + 2 * o) + bv, vec::load8(r0 + 2 * o + 8) + bv,
-                                  vec::load8(r1 + 2 * o) + bv, vec::load8(r1 + 2 * o + 8) + bv).max);
+      vec::store8(y + o, max8(vec::load8(r0 + 2 * o) + bv, vec::load8(r0 + 2 * o + 8) + bv,
+                              vec::load8(r1 + 2 * o) + bv, vec::load8(r1 + 2 * o + 8) + bv));
     });
   }
 }
