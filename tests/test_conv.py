@@ -464,6 +464,9 @@ POOLED_CASES = [
     (8, 1, 20, 20, 6, 7, 3, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # general wide tiles (S = 7)
     (8, 1, 27, 27, 6, 5, 2, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # 27 rows: pooled from z
     (8, 1, 28, 28, 6, 5, 2, 1, (2, 2), (2, 2), (0, 1, 0, 1), True),      # padded after: pooled from z
+    # "filters" then 2x2/2 tiling z: pooled from the position-major tiles (16 + 14 filters, 4 windows)
+    (9, 1, 6, 6, 30, 3, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
+    (8, 6, 15, 15, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),    # 11x11: pooled from z
 ]
 
 
@@ -487,18 +490,26 @@ def test_conv2d_pool_forward_is_conv_then_pool(case):
         np.testing.assert_array_equal(y3, y)
 
 
-def test_conv2d_pool_forward_nan_and_inf_as_conv_then_pool():
-    # pooled from the wide rows with the bias added before the window tournament: NaN and inf
-    # (and -inf + inf = NaN) come out as from conv2d then max_pool2d
-    x, w, b = randn(8, 1, 12, 20, seed=3), randn(4, 1, 5, 5, seed=4), randn(4, seed=5)
+@pytest.mark.parametrize("xs, ws, pad, algo", [
+    ((8, 1, 12, 20), (4, 1, 5, 5), 2, "wide"),
+    ((8, 6, 14, 14), (16, 6, 5, 5), 0, "filters"),
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_pool_forward_nan_and_inf_as_conv_then_pool(xs, ws, pad, algo, bias):
+    # pooled from the kernel's buffer with the bias added before the window tournament: NaN and
+    # inf (and -inf + inf = NaN) come out as from conv2d then max_pool2d
+    x, w, b = randn(*xs, seed=3), randn(*ws, seed=4), randn(ws[0], seed=5)
     x[0, 0, 5, 7] = np.nan
     x[1, 0, 2, 3] = np.inf
     x[2, 0, 9, 10] = -np.inf
     b[3] = np.inf
-    z = F.conv2d(x, w, b, padding=2)
+    b = b if bias else None
+    args = ((1, 1), (pad,) * 4, (1, 1), 1)
+    assert _C.conv2d_algorithm(x, w, *args, "forward") == algo
+    z = F.conv2d(x, w, b, padding=pad)
     y = F.max_pool2d(z, 2)
     y2 = np.full_like(y, 7.0)
-    _C.conv2d_pool_forward(x, w, b, None, y2, (1, 1), (2,) * 4, (1, 1), 1, (2, 2), (2, 2), (0,) * 4, False)
+    _C.conv2d_pool_forward(x, w, b, None, y2, *args, (2, 2), (2, 2), (0,) * 4, False)
     assert np.isnan(y).any() and np.isinf(y).any()
     np.testing.assert_array_equal(y2, y)
 

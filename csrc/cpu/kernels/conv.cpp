@@ -528,7 +528,9 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
 typedef int32_t I32x8 __attribute__((vector_size(32)));
 
 // dst[kk*ldd + i] = src[i*16 + kk] + bias[kk] for i < 8, kk < kn <= 8: an 8x8 transpose in registers.
-inline void transpose8_add(const float* src, const float* bias, int64_t kn, float* dst, int64_t ldd) {
+// bias null: + 0 when add_zero (the copy-out's x + 0.f: -0 becomes +0), else nothing added.
+inline void transpose8_add(const float* src, const float* bias, bool add_zero, int64_t kn, float* dst,
+                           int64_t ldd) {
   using vec::F32x8;
   const I32x8 lo1{0, 8, 1, 9, 4, 12, 5, 13}, hi1{2, 10, 3, 11, 6, 14, 7, 15};
   const I32x8 lo2{0, 1, 8, 9, 4, 5, 12, 13}, hi2{2, 3, 10, 11, 6, 7, 14, 15};
@@ -550,30 +552,33 @@ inline void transpose8_add(const float* src, const float* bias, int64_t kn, floa
     c[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi4);
   }
   for (int64_t kk = 0; kk < kn; ++kk)
-    vec::store8(dst + kk * ldd, c[kk] + vec::splat8(bias ? bias[kk] : 0.f));
+    vec::store8(dst + kk * ldd, bias || add_zero ? c[kk] + vec::splat8(bias ? bias[kk] : 0.f) : c[kk]);
 }
 
 // y_k[m] = yt[m*16 + k] + b[k] for k < kn <= 16, m < PQ: one filter block's tiles, position-major,
 // into y's planes, 8 positions x 8 filters per transpose (the last 8 positions shifted back to
-// end at PQ: positions written twice get the same value). b may be null.
-void scatter_filter_block(const float* yt, int64_t PQ, const float* b, int64_t kn, float* y) {
+// end at PQ: positions written twice get the same value). b null: + 0 when add_zero (as the
+// scalar copy-out did), else a plain copy.
+void scatter_filter_block(const float* yt, int64_t PQ, const float* b, bool add_zero, int64_t kn, float* y) {
   if (PQ < 8) {
     for (int64_t k = 0; k < kn; ++k)
-      for (int64_t m = 0; m < PQ; ++m) y[k * PQ + m] = yt[m * kFilterBlock + k] + (b ? b[k] : 0.f);
+      for (int64_t m = 0; m < PQ; ++m)
+        y[k * PQ + m] = b || add_zero ? yt[m * kFilterBlock + k] + (b ? b[k] : 0.f) : yt[m * kFilterBlock + k];
     return;
   }
   for (int64_t m = 0;; m += 8) {
     const int64_t m0 = std::min(m, PQ - 8);
     for (int64_t h = 0; h < kn; h += 8)
-      transpose8_add(yt + m0 * kFilterBlock + h, b ? b + h : nullptr, std::min<int64_t>(8, kn - h),
+      transpose8_add(yt + m0 * kFilterBlock + h, b ? b + h : nullptr, add_zero, std::min<int64_t>(8, kn - h),
                      y + h * PQ + m0, PQ);
     if (m0 + 8 >= PQ) return;
   }
 }
 
-// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile.
+// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile. pooled and y
+// as in wide_forward_impl (the pool taken from the position-major tiles, 16 filters a step).
 void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                     float* y) {
+                     float* y, float* pooled = nullptr) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
   const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
@@ -589,6 +594,7 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
     float* yt = direct_workspace<6>(kblocks * PQr * kFilterBlock);
+    float* pt = pooled ? direct_workspace<7>(PQ / 4 * kFilterBlock) : nullptr;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
@@ -602,9 +608,17 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
                         yt + (kb * PQr + m0) * kFilterBlock);
         }
         for (int64_t kb = 0; kb < kblocks; ++kb) {
-          const int64_t k0 = gi * Kg + kb * kFilterBlock;
-          scatter_filter_block(yt + kb * PQr * kFilterBlock, PQ, b ? b + k0 : nullptr,
-                               std::min(kFilterBlock, Kg - kb * kFilterBlock), y + (n * p.K + k0) * PQ);
+          const int64_t k0 = gi * Kg + kb * kFilterBlock, kn = std::min(kFilterBlock, Kg - kb * kFilterBlock);
+          if (y)
+            scatter_filter_block(yt + kb * PQr * kFilterBlock, PQ, b ? b + k0 : nullptr, true, kn,
+                                 y + (n * p.K + k0) * PQ);
+          if (pooled) {
+            float bias[kFilterBlock] = {};  // zero past K/g
+            for (int64_t kk = 0; kk < kn; ++kk) bias[kk] = b ? b[k0 + kk] : 0.f;
+            max_pool_2x2_channels_last_forward(yt + kb * PQr * kFilterBlock, p.P / 2, p.Q / 2, kFilterBlock,
+                                               bias, pt);
+            scatter_filter_block(pt, PQ / 4, nullptr, false, kn, pooled + (n * p.K + k0) * (PQ / 4));
+          }
         }
       }
     }
@@ -941,11 +955,12 @@ void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, 
     max_pool2d_forward(z, y, pp);
     return;
   }
-  // A 2x2 stride-2 pool tiling z exactly after a "wide" conv: pooled straight from the kernel's
-  // wide rows, per sample, while they are in L1 (z written beside it when asked for).
-  if (algo == Algo::wide && pp.kh == 2 && pp.kw == 2 && pp.sh == 2 && pp.sw == 2 && pp.pad_top == 0 &&
-      pp.pad_left == 0 && p.P == 2 * pp.P && p.Q == 2 * pp.Q)
-    return wide_forward(p, x, w, b, z, y);
+  // A 2x2 stride-2 pool tiling z exactly: pooled straight from the kernel's own buffer (wide rows,
+  // or the filters' position-major tiles), per sample, while it is in L1 (z written beside it
+  // when asked for).
+  if (pp.kh == 2 && pp.kw == 2 && pp.sh == 2 && pp.sw == 2 && pp.pad_top == 0 && pp.pad_left == 0 &&
+      p.P == 2 * pp.P && p.Q == 2 * pp.Q)
+    return algo == Algo::wide ? wide_forward(p, x, w, b, z, y) : filters_forward(p, x, w, b, z, y);
   // Blocks of up to 16 samples and ~128 KB of z, at least 2 per thread when the batch allows.
   const int64_t threads = get_num_threads();
   int64_t nb = std::max<int64_t>(1, std::min<int64_t>(16, (int64_t{128} << 10) / std::max<int64_t>(1, zsize * 4)));

@@ -444,6 +444,32 @@ void max_pool_2x2_rows_forward(const float* x, int64_t ldx, int64_t P, int64_t Q
   }
 }
 
+// For conv2d_pool_forward after the "filters" conv: y (P,Q,C) = the 2x2 stride-2 max pool of
+// x (2P,2Q,C) + bias (C, or null: nothing added), C a multiple of 8, channels-last (a vector of 8
+// channels per step). The bias is added before the tournament of window2x2: the bits of adding it
+// to every element, then max_pool_2x2_forward on the channel planes.
+void max_pool_2x2_channels_last_forward(const float* x, int64_t P, int64_t Q, int64_t C,
+                                        const float* bias, float* y) {
+  using vec::F32x8;
+  for (int64_t c = 0; c < C; c += 8) {
+    const F32x8 bv = bias ? vec::load8(bias + c) : vec::splat8(0.f);
+    for (int64_t oh = 0; oh < P; ++oh)
+      for (int64_t ow = 0; ow < Q; ++ow) {
+        const float* r0 = x + ((2 * oh) * 2 * Q + 2 * ow) * C + c;
+        const float* r1 = r0 + 2 * Q * C;
+        F32x8 a = vec::load8(r0), b = vec::load8(r0 + C), cc = vec::load8(r1), d = vec::load8(r1 + C);
+        if (bias) {
+          a += bv;
+          b += bv;
+          cc += bv;
+          d += bv;
+        }
+        const F32x8 top = takes8(b, a) ? b : a, bottom = takes8(d, cc) ? d : cc;
+        vec::store8(y + (oh * Q + ow) * C + c, takes8(bottom, top) ? bottom : top);
+      }
+  }
+}
+
 namespace {
 
 // dx = 0 + dy at each window's winner (as the scatter into zeros), 0 elsewhere.
