@@ -936,7 +936,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 }
 
 // y = max_pool2d(conv2d(x, w, b)) with pooling geometry pp over z (N,K,P,Q); z (written too) or
-// null. When the conv runs a direct kernel (per sample, the same bits for any batch split), the
+// null. When the conv runs a direct kernel (per sample, the same bits for any batch split) and
+// the pool is 2x2 stride 2 tiling z (LeNet), the kernel pools each sample from its own buffer
+// before the bias copy-out (z written only when asked for). Other pools after a direct kernel: the
 // batch goes in blocks of a few samples, each pooled right after its conv while its z block is
 // still in L1/L2: the pool does not re-read z from memory, and with z null (inference) z never
 // leaves the cache. Other algorithms run conv then pool over the whole batch. Either way y and z
