@@ -235,6 +235,21 @@ ALGO_CASES = [
     ((8, 1, 6, 6), (30, 1, 3, 3), {}, ("filters", "gemm", "filters")),   # a partial block of 16
     ((8, 4, 6, 6), (32, 2, 3, 3), dict(groups=2), ("filters", "wide", "filters")),
     ((8, 16, 7, 7), (1, 16, 3, 3), dict(padding=1), ("wide", "filters", "gemm")),
+    # "wide" with few taps (C/g*R*S <= 32, S of 3 or 5, dil_w 1): every tile over all the taps
+    # (wide_tile_rows), each filter block (KB 6, 4, 2, 1), odd widths, pads 0/1/2, batch remainders
+    ((9, 1, 13, 13), (4, 1, 5, 5), dict(padding=1), ("wide", "wide", "wide")),
+    ((8, 1, 17, 11), (2, 1, 3, 3), {}, ("wide", "wide", "gemm")),             # backward-data: 18 taps
+    ((8, 3, 15, 15), (6, 3, 3, 3), dict(padding=1), ("wide", "wide", "wide")),  # C = 3: 27 taps
+    ((8, 1, 12, 12), (1, 1, 5, 5), dict(padding=2), ("wide", "wide", "gemm")),
+    ((11, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), ("wide", "wide", "wide")),
+    ((8, 1, 30, 30), (6, 1, 5, 5), {}, ("wide", "wide", "wide")),
+    ((8, 1, 12, 9), (6, 1, 3, 5), dict(padding=(1, 2)), ("wide", "wide", "wide")),
+    ((8, 1, 16, 16), (6, 1, 3, 3), dict(padding=2, dilation=(2, 1)), ("wide", "wide", "wide")),
+    ((8, 1, 16, 16), (6, 1, 3, 3), dict(padding=2, dilation=(1, 2)), ("wide", "wide", "wide")),  # general
+    ((8, 2, 20, 20), (8, 1, 5, 5), dict(padding=2, groups=2), ("wide", "depthwise", "depthwise")),
+    # "filters" tiles into y by 8x8 transposes: 6 positions (< 8), 30 (the last 8 shifted back)
+    ((8, 4, 4, 5), (16, 4, 3, 3), {}, ("filters", "wide", "filters")),
+    ((9, 5, 7, 8), (12, 5, 3, 3), {}, ("filters", "wide", "wide")),
 ]
 
 
@@ -307,6 +322,7 @@ def test_backward_without_dx():
     ((5, 32, 12, 12), (48, 32, 1, 1), {}),                           # 1x1: input as the GEMM operand
     ((1, 16, 24, 24), (256, 8, 3, 3), dict(padding=(1, 2), groups=2)),  # one sample: GEMM tiles
     ((16, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),      # direct "wide" (LeNet conv1), 8 chunks
+    ((13, 3, 15, 15), (4, 3, 3, 3), dict(padding=1)),      # "wide" over all of its 27 taps per tile
     ((16, 6, 14, 14), (16, 6, 5, 5), {}),                  # direct "filters" (LeNet conv2)
     ((9, 6, 14, 14), (16, 6, 5, 5), {}),                   # chunks of 1 and 2 samples
 ])
@@ -442,6 +458,15 @@ POOLED_CASES = [
     (3, 6, 14, 14, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),   # batch < 8: GEMM
     (16, 32, 16, 16, 32, 3, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), False), # Winograd
     (10, 4, 12, 12, 6, 3, 1, 2, (2, 2), (2, 2), (0, 0, 0, 0), False),   # stride 2: GEMM
+    # "wide" then 2x2/2 tiling z: pooled from the kernel's wide rows (Q/2 of 12 and 6 < 8)
+    (11, 1, 24, 24, 4, 5, 2, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
+    (9, 3, 12, 12, 6, 3, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
+    (8, 1, 20, 20, 6, 7, 3, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # general wide tiles (S = 7)
+    (8, 1, 27, 27, 6, 5, 2, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # 27 rows: pooled from z
+    (8, 1, 28, 28, 6, 5, 2, 1, (2, 2), (2, 2), (0, 1, 0, 1), True),      # padded after: pooled from z
+    # "filters" then 2x2/2 tiling z: pooled from the position-major tiles (16 + 14 filters, 4 windows)
+    (9, 1, 6, 6, 30, 3, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
+    (8, 6, 15, 15, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),    # 11x11: pooled from z
 ]
 
 
@@ -463,6 +488,30 @@ def test_conv2d_pool_forward_is_conv_then_pool(case):
         np.testing.assert_array_equal(z2, z)
         np.testing.assert_array_equal(y2, y)
         np.testing.assert_array_equal(y3, y)
+
+
+@pytest.mark.parametrize("xs, ws, pad, algo", [
+    ((8, 1, 12, 20), (4, 1, 5, 5), 2, "wide"),
+    ((8, 6, 14, 14), (16, 6, 5, 5), 0, "filters"),
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_pool_forward_nan_and_inf_as_conv_then_pool(xs, ws, pad, algo, bias):
+    # pooled from the kernel's buffer with the bias added before the window tournament: NaN and
+    # inf (and -inf + inf = NaN) come out as from conv2d then max_pool2d
+    x, w, b = randn(*xs, seed=3), randn(*ws, seed=4), randn(ws[0], seed=5)
+    x[0, 0, 5, 7] = np.nan
+    x[1, 0, 2, 3] = np.inf
+    x[2, 0, 9, 10] = -np.inf
+    b[3] = np.inf
+    b = b if bias else None
+    args = ((1, 1), (pad,) * 4, (1, 1), 1)
+    assert _C.conv2d_algorithm(x, w, *args, "forward") == algo
+    z = F.conv2d(x, w, b, padding=pad)
+    y = F.max_pool2d(z, 2)
+    y2 = np.full_like(y, 7.0)
+    _C.conv2d_pool_forward(x, w, b, None, y2, *args, (2, 2), (2, 2), (0,) * 4, False)
+    assert np.isnan(y).any() and np.isinf(y).any()
+    np.testing.assert_array_equal(y2, y)
 
 
 def test_conv2d_pool_forward_names_bad_arguments():

@@ -341,6 +341,52 @@ inline void wide_tile(const float* xp, const int64_t* off, int64_t taps, const f
     for (int v = 0; v < NV; ++v) vec::store8(out + kk * ldo + 8 * v, acc[kk][v]);
 }
 
+// As wide_tile over taps in rows of S (C/g*R rows, row j's taps at off[j*S] + 0..S-1: dil_w == 1),
+// S fixed at compile time. Every tile runs all the taps, the rows outside the input reading the
+// window's zero rows: for few taps (LeNet's conv1: 25 per tile of 6 x 16 outputs) the trimmed tap
+// count of wide_forward_impl's general tiles (15/20/25) cost more in loop-exit mispredicts and
+// per-tap address loads than its skipped multiply-adds save. The same taps in the same order as
+// the general tile, so the same sums (a skipped tap's product with a zero adds nothing).
+template <int KB, int NV, int S>
+inline void wide_tile_rows(const float* xp, const int64_t* off, int64_t rows, const float* wpk,
+                           float* out, int64_t ldo) {
+  using vec::F32x8;
+  F32x8 acc[KB][NV];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) acc[kk][v] = vec::splat8(0.f);
+  for (int64_t j = 0; j < rows; ++j, wpk += S * KB) {
+    const float* xr = xp + off[j * S];
+#pragma GCC unroll 1
+    for (int s = 0; s < S; ++s) {
+      F32x8 xv[NV];
+      for (int v = 0; v < NV; ++v) xv[v] = vec::load8(xr + s + 8 * v);
+      for (int kk = 0; kk < KB; ++kk) {
+        const F32x8 wv = vec::splat8(wpk[s * KB + kk]);
+        for (int v = 0; v < NV; ++v) acc[kk][v] += wv * xv[v];
+      }
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v) vec::store8(out + kk * ldo + 8 * v, acc[kk][v]);
+}
+
+// Taps per filter up to which wide_forward_impl runs every tile over all of them (wide_tile_rows).
+constexpr int64_t kRowTapsMax = 32;
+
+// dst[0:n] = src[0:n] + bias, in vectors as copy_row (the overlapping last vector writes the
+// same values twice).
+inline void add_row(const float* src, int64_t n, float bias, float* dst) {
+  const vec::F32x8 bv = vec::splat8(bias);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(dst + i, vec::load8(src + i) + bv);
+  if (i == n) return;
+  if (n >= 8) {
+    vec::store8(dst + n - 8, vec::load8(src + n - 8) + bv);
+    return;
+  }
+  for (; i < n; ++i) dst[i] = src[i] + bias;
+}
+
 // Filters per forward tile: the KB in {6, 4, 2, 1} (8*12/KB outputs wide) that pads K/g least.
 int64_t wide_filter_block(int64_t Kg) {
   int64_t best = 6;
@@ -350,10 +396,13 @@ int64_t wide_filter_block(int64_t Kg) {
 }
 
 // Stride-1 forward over the padded window: x is (N,C,H,W), w is (K,C/g,R,S), b is (K,) or null,
-// y is (N,K,P,Q); pad_top/pad_left may be negative (backward-data's flipped problem).
-template <int KB, int NV>
+// y is (N,K,P,Q); pad_top/pad_left may be negative (backward-data's flipped problem). SF > 0: the
+// tiles are wide_tile_rows<KB, NV, SF> (S == SF, dil_w == 1, few taps), else wide_tile.
+// pooled (N,K,P/2,Q/2) or null: the 2x2 stride-2 max pool of y, taken from the wide rows while
+// they are in L1 (conv2d_pool_forward); y may then be null (inference: y never written).
+template <int KB, int NV, int SF>
 void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                         float* y) {
+                         float* y, float* pooled) {
   constexpr int64_t tile = 8 * NV;
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, taps = Cg * RS;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
@@ -383,6 +432,12 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
         for (int64_t i0 = 0; i0 < L; i0 += tile) {
+          if constexpr (SF > 0) {
+            for (int64_t kb = 0; kb < kblocks; ++kb)
+              wide_tile_rows<KB, NV, SF>(xp + i0, offs.data(), p.R * Cg,
+                                         wpk + (gi * kblocks + kb) * taps * KB, yw + kb * KB * L + i0, L);
+            continue;
+          }
           // The tile's output rows [p0, p1] read input rows p + r*dh - pad_top: only the filter
           // rows [r0, r1) that reach inside the input contribute (the rest reads zero padding).
           const int64_t p0 = i0 / g.Wp, p1 = std::min(p.P - 1, (i0 + tile - 1) / g.Wp);
@@ -395,25 +450,38 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
                               wpk + ((gi * kblocks + kb) * taps + t0) * KB, yw + kb * KB * L + i0, L);
         }
         for (int64_t k = 0; k < Kg; ++k) {
-          float* yk = y + (n * p.K + gi * Kg + k) * PQ;
           const float bias = b ? b[gi * Kg + k] : 0.f;
-          for (int64_t op = 0; op < p.P; ++op) {
-            const float* src = yw + k * L + op * g.Wp;
-            for (int64_t q = 0; q < p.Q; ++q) yk[op * p.Q + q] = src[q] + bias;
+          if (y) {
+            float* yk = y + (n * p.K + gi * Kg + k) * PQ;
+            for (int64_t op = 0; op < p.P; ++op) add_row(yw + k * L + op * g.Wp, p.Q, bias, yk + op * p.Q);
           }
+          if (pooled)
+            max_pool_2x2_rows_forward(yw + k * L, g.Wp, p.P / 2, p.Q / 2, bias,
+                                      pooled + (n * p.K + gi * Kg + k) * (PQ / 4));
         }
       }
     }
   });
 }
 
+template <int KB, int NV>
+void wide_forward_kb(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y,
+                     float* pooled) {
+  if (p.C / p.groups * p.R * p.S <= kRowTapsMax && p.dil_w == 1) {
+    if (p.S == 5) return wide_forward_impl<KB, NV, 5>(p, x, w, b, y, pooled);
+    if (p.S == 3) return wide_forward_impl<KB, NV, 3>(p, x, w, b, y, pooled);
+  }
+  wide_forward_impl<KB, NV, 0>(p, x, w, b, y, pooled);
+}
+
+// y and/or pooled as in wide_forward_impl.
 void wide_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                    float* y) {
+                    float* y, float* pooled = nullptr) {
   switch (wide_filter_block(p.K / p.groups)) {
-    case 6: return wide_forward_impl<6, 2>(p, x, w, b, y);
-    case 4: return wide_forward_impl<4, 3>(p, x, w, b, y);
-    case 2: return wide_forward_impl<2, 6>(p, x, w, b, y);
-    default: return wide_forward_impl<1, 12>(p, x, w, b, y);
+    case 6: return wide_forward_kb<6, 2>(p, x, w, b, y, pooled);
+    case 4: return wide_forward_kb<4, 3>(p, x, w, b, y, pooled);
+    case 2: return wide_forward_kb<2, 6>(p, x, w, b, y, pooled);
+    default: return wide_forward_kb<1, 12>(p, x, w, b, y, pooled);
   }
 }
 
@@ -457,9 +525,60 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
   }
 }
 
-// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile.
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+
+// dst[kk*ldd + i] = src[i*16 + kk] + bias[kk] for i < 8, kk < kn <= 8: an 8x8 transpose in registers.
+// bias null: + 0 when add_zero (the copy-out's x + 0.f: -0 becomes +0), else nothing added.
+inline void transpose8_add(const float* src, const float* bias, bool add_zero, int64_t kn, float* dst,
+                           int64_t ldd) {
+  using vec::F32x8;
+  const I32x8 lo1{0, 8, 1, 9, 4, 12, 5, 13}, hi1{2, 10, 3, 11, 6, 14, 7, 15};
+  const I32x8 lo2{0, 1, 8, 9, 4, 5, 12, 13}, hi2{2, 3, 10, 11, 6, 7, 14, 15};
+  const I32x8 lo4{0, 1, 2, 3, 8, 9, 10, 11}, hi4{4, 5, 6, 7, 12, 13, 14, 15};
+  F32x8 r[8], t[8], u[8], c[8];
+  for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + i * 16);
+  for (int i = 0; i < 8; i += 2) {  // t[i], t[i+1]: rows i, i+1 interleaved (columns 0,1,4,5 / 2,3,6,7)
+    t[i] = __builtin_shuffle(r[i], r[i + 1], lo1);
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi1);
+  }
+  for (int i = 0; i < 8; i += 4) {  // u[i + j]: rows i..i+3 of columns j and j + 4
+    u[i] = __builtin_shuffle(t[i], t[i + 2], lo2);
+    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi2);
+    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo2);
+    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi2);
+  }
+  for (int j = 0; j < 4; ++j) {
+    c[j] = __builtin_shuffle(u[j], u[j + 4], lo4);
+    c[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi4);
+  }
+  for (int64_t kk = 0; kk < kn; ++kk)
+    vec::store8(dst + kk * ldd, bias || add_zero ? c[kk] + vec::splat8(bias ? bias[kk] : 0.f) : c[kk]);
+}
+
+// y_k[m] = yt[m*16 + k] + b[k] for k < kn <= 16, m < PQ: one filter block's tiles, position-major,
+// into y's planes, 8 positions x 8 filters per transpose (the last 8 positions shifted back to
+// end at PQ: positions written twice get the same value). b null: + 0 when add_zero (as the
+// scalar copy-out did), else a plain copy.
+void scatter_filter_block(const float* yt, int64_t PQ, const float* b, bool add_zero, int64_t kn, float* y) {
+  if (PQ < 8) {
+    for (int64_t k = 0; k < kn; ++k)
+      for (int64_t m = 0; m < PQ; ++m)
+        y[k * PQ + m] = b || add_zero ? yt[m * kFilterBlock + k] + (b ? b[k] : 0.f) : yt[m * kFilterBlock + k];
+    return;
+  }
+  for (int64_t m = 0;; m += 8) {
+    const int64_t m0 = std::min(m, PQ - 8);
+    for (int64_t h = 0; h < kn; h += 8)
+      transpose8_add(yt + m0 * kFilterBlock + h, b ? b + h : nullptr, add_zero, std::min<int64_t>(8, kn - h),
+                     y + h * PQ + m0, PQ);
+    if (m0 + 8 >= PQ) return;
+  }
+}
+
+// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile. pooled and y
+// as in wide_forward_impl (the pool taken from the position-major tiles, 16 filters a step).
 void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                     float* y) {
+                     float* y, float* pooled = nullptr) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
   const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
@@ -469,9 +588,13 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   float* wpk = direct_workspace<0>(G * kblocks * taps * kFilterBlock);
   pack_filter_blocks(w, G, Kg, taps, kFilterBlock, wpk, [](int64_t t) { return t; });
 
+  // Each sample's tiles go position-major into yt ((PQ rounded up to whole tiles, 16) per block),
+  // then into y's planes by 8x8 transposes (scatter_filter_block), not 96 scalar stores per tile.
+  const int64_t PQr = (PQ + kPositionBlock - 1) / kPositionBlock * kPositionBlock;
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
-    float tile[kPositionBlock * kFilterBlock];
+    float* yt = direct_workspace<6>(kblocks * PQr * kFilterBlock);
+    float* pt = pooled ? direct_workspace<7>(PQ / 4 * kFilterBlock) : nullptr;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
@@ -480,15 +603,21 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
           int64_t pos[kPositionBlock];  // the last tile repeats its last position
           for (int64_t i = 0; i < kPositionBlock; ++i)
             pos[i] = position_base(p, g, m0 + std::min(i, mp - 1));
-          for (int64_t kb = 0; kb < kblocks; ++kb) {
+          for (int64_t kb = 0; kb < kblocks; ++kb)
             filter_tile(xp, pos, offs, taps, wpk + (gi * kblocks + kb) * taps * kFilterBlock,
-                        tile);
-            const int64_t k0 = gi * Kg + kb * kFilterBlock;
-            for (int64_t kk = 0; kk < std::min(kFilterBlock, Kg - kb * kFilterBlock); ++kk) {
-              float* yk = y + (n * p.K + k0 + kk) * PQ + m0;
-              const float bias = b ? b[k0 + kk] : 0.f;
-              for (int64_t i = 0; i < mp; ++i) yk[i] = tile[i * kFilterBlock + kk] + bias;
-            }
+                        yt + (kb * PQr + m0) * kFilterBlock);
+        }
+        for (int64_t kb = 0; kb < kblocks; ++kb) {
+          const int64_t k0 = gi * Kg + kb * kFilterBlock, kn = std::min(kFilterBlock, Kg - kb * kFilterBlock);
+          if (y)
+            scatter_filter_block(yt + kb * PQr * kFilterBlock, PQ, b ? b + k0 : nullptr, true, kn,
+                                 y + (n * p.K + k0) * PQ);
+          if (pooled) {
+            float bias[kFilterBlock] = {};  // zero past K/g
+            for (int64_t kk = 0; kk < kn; ++kk) bias[kk] = b ? b[k0 + kk] : 0.f;
+            max_pool_2x2_channels_last_forward(yt + kb * PQr * kFilterBlock, p.P / 2, p.Q / 2, kFilterBlock,
+                                               bias, pt);
+            scatter_filter_block(pt, PQ / 4, nullptr, false, kn, pooled + (n * p.K + k0) * (PQ / 4));
           }
         }
       }
@@ -807,7 +936,9 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 }
 
 // y = max_pool2d(conv2d(x, w, b)) with pooling geometry pp over z (N,K,P,Q); z (written too) or
-// null. When the conv runs a direct kernel (per sample, the same bits for any batch split), the
+// null. When the conv runs a direct kernel (per sample, the same bits for any batch split) and
+// the pool is 2x2 stride 2 tiling z (LeNet), the kernel pools each sample from its own buffer
+// before the bias copy-out (z written only when asked for). Other pools after a direct kernel: the
 // batch goes in blocks of a few samples, each pooled right after its conv while its z block is
 // still in L1/L2: the pool does not re-read z from memory, and with z null (inference) z never
 // leaves the cache. Other algorithms run conv then pool over the whole batch. Either way y and z
@@ -826,6 +957,12 @@ void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, 
     max_pool2d_forward(z, y, pp);
     return;
   }
+  // A 2x2 stride-2 pool tiling z exactly: pooled straight from the kernel's own buffer (wide rows,
+  // or the filters' position-major tiles), per sample, while it is in L1 (z written beside it
+  // when asked for).
+  if (pp.kh == 2 && pp.kw == 2 && pp.sh == 2 && pp.sw == 2 && pp.pad_top == 0 && pp.pad_left == 0 &&
+      p.P == 2 * pp.P && p.Q == 2 * pp.Q)
+    return algo == Algo::wide ? wide_forward(p, x, w, b, z, y) : filters_forward(p, x, w, b, z, y);
   // Blocks of up to 16 samples and ~128 KB of z, at least 2 per thread when the batch allows.
   const int64_t threads = get_num_threads();
   int64_t nb = std::max<int64_t>(1, std::min<int64_t>(16, (int64_t{128} << 10) / std::max<int64_t>(1, zsize * 4)));

@@ -355,10 +355,10 @@ struct Windows8 {
   I32x8 right_top, right_bottom, bottom;  // b beat a; d beat c; (c vs d) beat (a vs b)
 };
 
-inline Windows8 windows8(const float* r0, const float* r1) {
+// The 8 windows of input rows t0:t1 (16 values) and u0:u1.
+inline Windows8 windows8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8 u1) {
   using vec::F32x8;
   const I32x8 even{0, 2, 4, 6, 8, 10, 12, 14}, odd{1, 3, 5, 7, 9, 11, 13, 15};
-  const F32x8 t0 = vec::load8(r0), t1 = vec::load8(r0 + 8), u0 = vec::load8(r1), u1 = vec::load8(r1 + 8);
   const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
   const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
   Windows8 w;
@@ -368,6 +368,22 @@ inline Windows8 windows8(const float* r0, const float* r1) {
   w.bottom = takes8(bottom, top);
   w.max = w.bottom ? bottom : top;
   return w;
+}
+
+inline Windows8 windows8(const float* r0, const float* r1) {
+  return windows8(vec::load8(r0), vec::load8(r0 + 8), vec::load8(r1), vec::load8(r1 + 8));
+}
+
+// windows8(...).max for the forward: the same tournament, lane by lane, on even/odd columns split
+// within 128-bit halves (windows 0,1,4,5,2,3,6,7: in-lane shuffles, not lane-crossing ones), the
+// windows put in order once at the end.
+inline vec::F32x8 max8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8 u1) {
+  using vec::F32x8;
+  const I32x8 even{0, 2, 8, 10, 4, 6, 12, 14}, odd{1, 3, 9, 11, 5, 7, 13, 15}, order{0, 1, 4, 5, 2, 3, 6, 7};
+  const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
+  const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
+  const F32x8 top = takes8(b, a) ? b : a, bottom = takes8(d, c) ? d : c;
+  return __builtin_shuffle(takes8(bottom, top) ? bottom : top, order);
 }
 
 template <typename F>
@@ -391,10 +407,70 @@ void max_pool_2x2_forward(const float* x, float* y, const Pool2dParams& p) {
           for (int64_t o = 0; o < p.Q; ++o) yr[o] = window2x2(r0 + 2 * o, r0 + p.W + 2 * o, &at);
           continue;
         }
-        for_vector_blocks(p.Q, [&](int64_t o) { vec::store8(yr + o, windows8(r0 + 2 * o, r0 + p.W + 2 * o).max); });
+        const float* r1 = r0 + p.W;
+        for_vector_blocks(p.Q, [&](int64_t o) {
+          vec::store8(yr + o, max8(vec::load8(r0 + 2 * o), vec::load8(r0 + 2 * o + 8), vec::load8(r1 + 2 * o),
+                                   vec::load8(r1 + 2 * o + 8)));
+        });
       }
   });
 }
+
+}  // namespace
+
+// For conv2d_pool_forward: y (P,Q) = the 2x2 stride-2 max pool of x + bias, x being 2P rows of 2Q
+// values at pitch ldx (a conv's wide rows, before the bias). The bias is added before the
+// tournament, so y has the bits of adding it to every element, then max_pool_2x2_forward.
+void max_pool_2x2_rows_forward(const float* x, int64_t ldx, int64_t P, int64_t Q, float bias,
+                               float* y) {
+  using vec::F32x8;
+  const F32x8 bv = vec::splat8(bias);
+  for (int64_t oh = 0; oh < P; ++oh, y += Q) {
+    const float* r0 = x + 2 * oh * ldx;
+    const float* r1 = r0 + ldx;
+    if (Q < 8) {
+      for (int64_t o = 0; o < Q; ++o) {
+        const float a[2] = {r0[2 * o] + bias, r0[2 * o + 1] + bias};
+        const float c[2] = {r1[2 * o] + bias, r1[2 * o + 1] + bias};
+        int at;
+        y[o] = window2x2(a, c, &at);
+      }
+      continue;
+    }
+    for_vector_blocks(Q, [&](int64_t o) {
+      vec::store8(y + o, max8(vec::load8(r0 + 2 * o) + bv, vec::load8(r0 + 2 * o + 8) + bv,
+                              vec::load8(r1 + 2 * o) + bv, vec::load8(r1 + 2 * o + 8) + bv));
+    });
+  }
+}
+
+// For conv2d_pool_forward after the "filters" conv: y (P,Q,C) = the 2x2 stride-2 max pool of
+// x (2P,2Q,C) + bias (C, or null: nothing added), C a multiple of 8, channels-last (a vector of 8
+// channels per step). The bias is added before the tournament of window2x2: the bits of adding it
+// to every element, then max_pool_2x2_forward on the channel planes.
+void max_pool_2x2_channels_last_forward(const float* x, int64_t P, int64_t Q, int64_t C,
+                                        const float* bias, float* y) {
+  using vec::F32x8;
+  for (int64_t c = 0; c < C; c += 8) {
+    const F32x8 bv = bias ? vec::load8(bias + c) : vec::splat8(0.f);
+    for (int64_t oh = 0; oh < P; ++oh)
+      for (int64_t ow = 0; ow < Q; ++ow) {
+        const float* r0 = x + ((2 * oh) * 2 * Q + 2 * ow) * C + c;
+        const float* r1 = r0 + 2 * Q * C;
+        F32x8 a = vec::load8(r0), b = vec::load8(r0 + C), cc = vec::load8(r1), d = vec::load8(r1 + C);
+        if (bias) {
+          a += bv;
+          b += bv;
+          cc += bv;
+          d += bv;
+        }
+        const F32x8 top = takes8(b, a) ? b : a, bottom = takes8(d, cc) ? d : cc;
+        vec::store8(y + (oh * Q + ow) * C + c, takes8(bottom, top) ? bottom : top);
+      }
+  }
+}
+
+namespace {
 
 // dx = 0 + dy at each window's winner (as the scatter into zeros), 0 elsewhere.
 void max_pool_2x2_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {

@@ -24,6 +24,10 @@ struct Pool2dParams {
   void avg_pool2d_forward(const float* x, float* y, const Pool2dParams& p);                         \
   void avg_pool2d_backward(const float* dy, float* dx, const Pool2dParams& p);                      \
   void global_avg_pool2d_forward(const float* x, float* y, int64_t NC, int64_t HW);                 \
-  void global_avg_pool2d_backward(const float* dy, float* dx, int64_t NC, int64_t HW);
+  void global_avg_pool2d_backward(const float* dy, float* dx, int64_t NC, int64_t HW);         \
+  void max_pool_2x2_rows_forward(const float* x, int64_t ldx, int64_t P, int64_t Q, float bias,     \
+                                 float* y);                                                         \
+  void max_pool_2x2_channels_last_forward(const float* x, int64_t P, int64_t Q, int64_t C,          \
+                                          const float* bias, float* y);
 
 FASTCNN_DECLARE_KERNELS(FASTCNN_POOL_KERNELS)
