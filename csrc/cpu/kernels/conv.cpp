@@ -217,7 +217,8 @@ void gemm(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
 // 0 for conv2's backward-data; 4/14 for conv2's forward, which therefore takes "filters").
 // Forward: a tile of KB filters x 8*NV wide outputs in registers (KB*NV = 12 accumulators), the
 // weights broadcast. Backward-data of a stride-1 conv is the forward of the flipped filters over dy.
-// Backward-weight: KB filters x JB taps, each accumulator a vector over wide positions.
+// Backward-weight reads x from shifted planes instead (see ShiftedGeometry): KB filters x JB
+// taps, each accumulator a vector over output positions.
 
 constexpr int64_t kDirectMaxTaps = 512;  // C/g*R*S up to this: the packed filters stay in L1/L2
 constexpr int64_t kDirectMinBatch = 8;   // samples to share among threads
@@ -722,8 +723,8 @@ inline void wide_weight_tile(const float* const* d, const float* const* xj, int6
     for (int j = 0; j < JB; ++j) {
       F32x8 xv = vec::load8(xj[j] + i);
       // + 0 (kept: it turns -0 into +0): with KB = 2, GCC otherwise folds the load into both
-      // multiply-adds, 12 loads per 10 of them. Not with KB > 2: the register it takes made GCC
-      // fold the dy loads instead.
+      // multiply-adds (2 x 5, measured: 12 loads per 10 of them, no faster than 3 x 4 padded to
+      // 28 taps). Not with KB > 2: the register it takes made GCC fold the dy loads instead.
       if constexpr (KB == 2) xv = xv + zero;
       for (int kk = 0; kk < KB; ++kk) acc[u][kk][j] += dv[kk] * xv;
     }
