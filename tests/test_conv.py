@@ -250,6 +250,16 @@ ALGO_CASES = [
     # "filters" tiles into y by 8x8 transposes: 6 positions (< 8), 30 (the last 8 shifted back)
     ((8, 4, 4, 5), (16, 4, 3, 3), {}, ("filters", "wide", "filters")),
     ((9, 5, 7, 8), (12, 5, 3, 3), {}, ("filters", "wide", "wide")),
+    # backward-weight "wide" tiles: 3x4 with a last 3x1 and filters padded 5 -> 6, P*Q = 169 (a
+    # partial last vector); 4x3, P*Q = 100; 2x6, P*Q = 81; planes that padding leaves all zero;
+    # 4x3 over 3 channels, filters padded 7 -> 8
+    ((10, 1, 13, 11), (5, 1, 3, 3), dict(padding=(1, 2)), ("wide", "wide", "wide")),
+    ((9, 1, 10, 10), (4, 1, 3, 3), dict(padding=1), ("wide", "wide", "wide")),
+    ((11, 1, 9, 8), (2, 1, 3, 4), dict(padding=(1, 2)), ("wide", "wide", "wide")),
+    ((8, 1, 4, 4), (2, 1, 3, 3), dict(padding=3), ("wide", "gemm", "wide")),
+    ((12, 3, 8, 9), (7, 3, 2, 3), dict(padding=(0, 1)), ("wide", "wide", "wide")),
+    # "filters" backward-weight: dy transposed in 8x8 blocks, 4 filters and 4 positions left over
+    ((9, 6, 14, 14), (12, 6, 5, 5), {}, ("filters", "wide", "filters")),
 ]
 
 
@@ -325,6 +335,8 @@ def test_backward_without_dx():
     ((13, 3, 15, 15), (4, 3, 3, 3), dict(padding=1)),      # "wide" over all of its 27 taps per tile
     ((16, 6, 14, 14), (16, 6, 5, 5), {}),                  # direct "filters" (LeNet conv2)
     ((9, 6, 14, 14), (16, 6, 5, 5), {}),                   # chunks of 1 and 2 samples
+    ((10, 1, 13, 11), (5, 1, 3, 3), dict(padding=(1, 2))),  # "wide" 3x4 + 3x1, partial vector
+    ((11, 1, 9, 8), (2, 1, 3, 4), dict(padding=(1, 2))),    # "wide" 2x6
 ])
 def test_thread_count_invariant(xs, ws, kw):
     x, w, b = randn(*xs), randn(*ws), randn(ws[0])

@@ -20,6 +20,7 @@
 #include "cpu/kernels/winograd.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -216,7 +217,8 @@ void gemm(bool parallel, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
 // 0 for conv2's backward-data; 4/14 for conv2's forward, which therefore takes "filters").
 // Forward: a tile of KB filters x 8*NV wide outputs in registers (KB*NV = 12 accumulators), the
 // weights broadcast. Backward-data of a stride-1 conv is the forward of the flipped filters over dy.
-// Backward-weight: KB filters x JB taps, each accumulator a vector over wide positions.
+// Backward-weight reads x from shifted planes instead (see ShiftedGeometry): KB filters x JB
+// taps, each accumulator a vector over output positions.
 
 constexpr int64_t kDirectMaxTaps = 512;  // C/g*R*S up to this: the packed filters stay in L1/L2
 constexpr int64_t kDirectMinBatch = 8;   // samples to share among threads
@@ -625,6 +627,77 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   });
 }
 
+// ---- shifted planes: the input of the backward-weight passes of the direct kernels ----
+// Where the shifted planes sit: plane (c, s) holds
+// X[c][s][j][q] = x[c, j - pad_top, q + s*dw - pad_left] (0 outside x), j < Hs, pitch Q, so that
+// tap (c, r, s) at output i = p*Q + q reads X[c][s][r*dh*Q + i]: the same index as dy[k][i].
+struct ShiftedGeometry {
+  int64_t Hs, plane;  // rows, floats per plane (rounded up to 8, then 8 zeros: the tail vector)
+};
+
+ShiftedGeometry shifted_geometry(const Conv2dParams& p) {
+  ShiftedGeometry g;
+  g.Hs = p.P + (p.R - 1) * p.dil_h;
+  g.plane = (g.Hs * p.Q + 7) / 8 * 8 + 8;
+  return g;
+}
+
+// What plane (c, s) copies per sample: rows of len floats from x + src (pitch W) to xs + dst
+// (pitch Q). The calling thread's buffer.
+struct ShiftedCopy {
+  int64_t src, dst, rows, len;
+};
+
+const ShiftedCopy* shifted_copies(const Conv2dParams& p, const ShiftedGeometry& g) {
+  static thread_local std::vector<ShiftedCopy> cps;
+  const int64_t Cg = p.C / p.groups;
+  cps.resize(Cg * p.S);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t s = 0; s < p.S; ++s) {
+      int64_t q0, q1, j0, j1;
+      valid_range(s * p.dil_w - p.pad_left, 1, p.W, p.Q, q0, q1);
+      valid_range(-p.pad_top, 1, p.H, g.Hs, j0, j1);
+      const bool empty = q1 == q0 || j1 == j0;
+      cps[c * p.S + s] = {
+          empty ? 0 : (c * p.H + j0 - p.pad_top) * p.W + q0 + s * p.dil_w - p.pad_left,
+          (c * p.S + s) * g.plane + j0 * p.Q + q0, empty ? 0 : j1 - j0, q1 - q0};
+    }
+  return cps.data();
+}
+
+// offsets[(c*R + r)*S + s] = where tap (c, r, s) of output 0 reads in the planes; the calling
+// thread's buffer, padded with zeros to `size` entries.
+const int64_t* shifted_offsets(const Conv2dParams& p, const ShiftedGeometry& g, int64_t size) {
+  static thread_local std::vector<int64_t> off;
+  off.assign(size, 0);
+  for (int64_t c = 0; c < p.C / p.groups; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        off[(c * p.R + r) * p.S + s] = (c * p.S + s) * g.plane + r * p.dil_h * p.Q;
+  return off.data();
+}
+
+// The calling thread's planes, 32-byte aligned (with an even Q, half of the loads are then
+// aligned), all zeros: the copies only ever write the same places, so the padding stays 0.
+float* shifted_workspace(const Conv2dParams& p, const ShiftedGeometry& g) {
+  const int64_t size = p.C / p.groups * p.S * g.plane;
+  float* xs = direct_workspace<1>(size + 8);
+  xs += (8 - reinterpret_cast<uintptr_t>(xs) / sizeof(float) % 8) % 8;
+  std::fill(xs, xs + size, 0.f);
+  return xs;
+}
+
+// Copies x (C/g, H, W), one sample and group, into the planes.
+void fill_shifted(const Conv2dParams& p, const ShiftedCopy* cps, const float* x, float* xs) {
+  for (int64_t cs = 0; cs < p.C / p.groups * p.S; ++cs) {
+    // in locals: the float stores could alias p for the compiler
+    const int64_t rows = cps[cs].rows, len = cps[cs].len, W = p.W, Q = p.Q;
+    const float* src = x + cps[cs].src;
+    float* dst = xs + cps[cs].dst;
+    for (int64_t j = 0; j < rows; ++j) copy_row(src + j * W, len, dst + j * Q);
+  }
+}
+
 // vacc[i*16 + kk] += sum over output positions (p, q) of xp[off[i] + p*Wp + q] * dyt[(p*Q + q)*ldd + kk].
 // Not inlined, for the reason given at filter_tile.
 [[gnu::noinline]] void filter_weight_tile(const Conv2dParams& p, const WideGeometry& g, const float* dyt,
@@ -655,6 +728,39 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   }
 }
 
+// dst[m*ldd + k] = src[k*PQ + m] for k < K, m < PQ: 8x8 blocks through registers, the edges
+// element by element (LeNet's conv2, 16 x 100 per sample: the element loop, strided reads and all,
+// was an eighth of its weight gradient).
+void transpose_rows(const float* src, int64_t K, int64_t PQ, float* dst, int64_t ldd) {
+  using vec::F32x8;
+  const int64_t K8 = K / 8 * 8, M8 = PQ / 8 * 8;
+  for (int64_t k0 = 0; k0 < K8; k0 += 8)
+    for (int64_t m0 = 0; m0 < M8; m0 += 8) {
+      F32x8 r[8], t[8], u[8];
+      for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + (k0 + i) * PQ + m0);
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+      }
+      for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; ++h) {
+          u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+          u[i + 2 * h + 1] =
+              __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+      // u[j] holds columns j and j + 4 of rows 0-3, u[j + 4] those of rows 4-7
+      for (int j = 0; j < 4; ++j) {
+        vec::store8(dst + (m0 + j) * ldd + k0,
+                    __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11));
+        vec::store8(dst + (m0 + j + 4) * ldd + k0,
+                    __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15));
+      }
+    }
+  // the edges, position-major so that the stores are contiguous
+  for (int64_t m = 0; m < PQ; ++m)
+    for (int64_t k = m < M8 ? K8 : 0; k < K; ++k) dst[m * ldd + k] = src[k * PQ + m];
+}
+
 // Stride-1 backward-weight, 6 taps x 16 filters per tile, a filter per lane (no lane sums). dy is
 // transposed per sample to (P*Q, 16 per block); the batch split as in wide_backward_weight.
 void filters_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
@@ -680,12 +786,7 @@ void filters_backward_weight(const Conv2dParams& p, const float* dy, const float
       for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
         for (int64_t gi = 0; gi < G; ++gi) {
           pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
-          // position-major, so that the stores are contiguous (strided stores cost ~15% here)
-          const float* dyg = dy + (n * p.K + gi * Kg) * PQ;
-          for (int64_t m = 0; m < PQ; ++m) {
-            float* row = dyt + m * ldd;
-            for (int64_t k = 0; k < Kg; ++k) row[k] = dyg[k * PQ + m];
-          }
+          transpose_rows(dy + (n * p.K + gi * Kg) * PQ, Kg, PQ, dyt, ldd);
           float* vg = vacc + gi * kblocks * tblocks * block;
           for (int64_t kb = 0; kb < kblocks; ++kb)
             for (int64_t tb = 0; tb < tblocks; ++tb)
@@ -695,13 +796,15 @@ void filters_backward_weight(const Conv2dParams& p, const float* dy, const float
       }
       float* part = partials + ci * wsize;
       for (int64_t gi = 0; gi < G; ++gi)
-        for (int64_t k = 0; k < Kg; ++k)
-          for (int64_t t = 0; t < taps; ++t) {
-            const int64_t kb = k / kFilterBlock, tb = t / kPositionBlock;
-            part[(gi * Kg + k) * taps + t] =
-                vacc[((gi * kblocks + kb) * tblocks + tb) * block +
-                     (t % kPositionBlock) * kFilterBlock + k % kFilterBlock];
-          }
+        for (int64_t k = 0; k < Kg; ++k) {
+          // block by block: a division per weight was 2% of LeNet's conv2 in a profile
+          const float* vk = vacc + (gi * kblocks + k / kFilterBlock) * tblocks * block +
+                            k % kFilterBlock;
+          float* pk = part + (gi * Kg + k) * taps;
+          for (int64_t t0 = 0; t0 < taps; t0 += kPositionBlock, vk += block)
+            for (int64_t i = 0; i < std::min(kPositionBlock, taps - t0); ++i)
+              pk[t0 + i] = vk[i * kFilterBlock];
+        }
     }
   });
   sum_chunks(partials, chunks, wsize, dw);
@@ -730,69 +833,113 @@ void direct_backward_data(const Conv2dParams& p, bool by_filters, const float* d
     wide_forward(flipped_problem(p), dy, wf, b, dx);
 }
 
-// vacc[(kk*JB + j)*8 + l] += sum over vectors v of dyw[kk*L + 8v + l] * xp[off[j] + 8v + l].
+// vacc[(kk*ldj + j)*8 + l] += sum over vectors v < len/8 of d[kk][8v + l] * xj[j][8v + l].
+// Under 8 accumulators (the narrow last tile) do not hide the multiply-add latency: U = 2 sets
+// then take the even and the odd vectors.
 template <int KB, int JB>
-inline void wide_weight_tile(const float* dyw, int64_t L, const float* xp, const int64_t* off,
-                        float* vacc) {
+inline void wide_weight_tile(const float* const* d, const float* const* xj, int64_t len,
+                             float* vacc, int64_t ldj) {
   using vec::F32x8;
-  F32x8 acc[KB][JB];
-  for (int kk = 0; kk < KB; ++kk)
-    for (int j = 0; j < JB; ++j) acc[kk][j] = vec::splat8(0.f);
-  for (int64_t i = 0; i < L; i += 8) {
+  constexpr int U = KB * JB < 8 ? 2 : 1;
+  F32x8 acc[U][KB][JB];
+  for (int u = 0; u < U; ++u)
+    for (int kk = 0; kk < KB; ++kk)
+      for (int j = 0; j < JB; ++j) acc[u][kk][j] = vec::splat8(0.f);
+  const F32x8 zero = vec::splat8(0.f);
+  auto step = [&](int u, int64_t i) {
     F32x8 dv[KB];
-    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::load8(dyw + kk * L + i);
+    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::load8(d[kk] + i);
     for (int j = 0; j < JB; ++j) {
-      const F32x8 xv = vec::load8(xp + off[j] + i);
-      for (int kk = 0; kk < KB; ++kk) acc[kk][j] += dv[kk] * xv;
+      F32x8 xv = vec::load8(xj[j] + i);
+      // + 0 (kept: it turns -0 into +0): with KB = 2, GCC otherwise folds the load into both
+      // multiply-adds (2 x 5, measured: 12 loads per 10 of them, no faster than 3 x 4 padded to
+      // 28 taps). Not with KB > 2: the register it takes made GCC fold the dy loads instead.
+      if constexpr (KB == 2) xv = xv + zero;
+      for (int kk = 0; kk < KB; ++kk) acc[u][kk][j] += dv[kk] * xv;
     }
-  }
+  };
+  int64_t i = 0;
+  for (; i + 8 * U <= len; i += 8 * U)
+    for (int u = 0; u < U; ++u) step(u, i + 8 * u);
+  if (i < len) step(0, i);
   for (int kk = 0; kk < KB; ++kk)
     for (int j = 0; j < JB; ++j) {
-      float* a = vacc + (kk * JB + j) * 8;
-      vec::store8(a, vec::load8(a) + acc[kk][j]);
+      F32x8 sum = acc[0][kk][j];
+      if constexpr (U == 2) sum = sum + acc[1][kk][j];
+      float* a = vacc + (kk * ldj + j) * 8;
+      vec::store8(a, vec::load8(a) + sum);
     }
 }
 
+// wide_weight_tile<KB, cols>, cols <= JB (the last block of taps may be partial).
+template <int KB, int JB>
+void wide_weight_tile_cols(int64_t cols, const float* const* d, const float* const* xj,
+                           int64_t len, float* vacc, int64_t ldj) {
+  if constexpr (JB > 1) {
+    if (cols < JB) return wide_weight_tile_cols<KB, JB - 1>(cols, d, xj, len, vacc, ldj);
+  }
+  wide_weight_tile<KB, JB>(d, xj, len, vacc, ldj);
+}
+
 // dw[k, c, r, s] = sum over n, p, q of dy[n,k,p,q] * x[n, c, p - pt + r*dh, q - pl + s*dw], stride 1.
-// dy is laid out wide, (K/g, L) with zeros in the Wp - Q extra columns and after P*Wp, so wide
-// positions that are not outputs add 0 (unless x holds an Inf or NaN there). The batch is split
+// Per sample and group, x is copied into C/g*S shifted planes (ShiftedGeometry) and dy is read in
+// place: tap (c, r, s) is then the dot product of dy[k] with a contiguous run of plane (c, s),
+// over the P*Q outputs only (no thrown-away columns, no copy of dy; LeNet's conv1 copies 5 planes
+// of 32x28 from a 28x28 sample where a re-layout of dy copied 6 planes of 28x30 from its 6x28x28,
+// and computes 25 of 25 taps per output, where the wide rows computed 28 x 30/28). A partial last
+// vector of dy (P*Q not a multiple of 8) goes through a zero-padded copy. The padding of the
+// planes is written once per chunk (it never changes), the x values per sample. The batch is split
 // into the fixed chunks of conv2d_backward_weight; each keeps 8 lanes per weight, summed at its end.
 template <int KB, int JB>
 void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
-                                 float* dw) {
+                               float* dw) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
-  const WideGeometry g = wide_geometry(p);
-  const int64_t L = (p.P * g.Wp + 7) / 8 * 8;
+  const ShiftedGeometry g = shifted_geometry(p);
+  const int64_t full = PQ / 8 * 8, tail = PQ - full;
   const int64_t kblocks = (Kg + KB - 1) / KB, jblocks = (taps + JB - 1) / JB;
   const int64_t vsize = G * kblocks * KB * jblocks * JB * 8;  // lane accumulators of one chunk
   const int64_t chunks = std::min(p.N, kWeightChunks);
 
   // Taps past the end of the last block read tap 0's data; their sums are dropped.
-  const int64_t* offs = tap_offsets(p, g, jblocks * JB);
+  const int64_t* offs = shifted_offsets(p, g, jblocks * JB);
+  const ShiftedCopy* cps = shifted_copies(p, g);
   float* partials = direct_workspace<3>(chunks * wsize);
   parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
-    float* xp = direct_workspace<1>(g.size);
-    float* dyw = direct_workspace<2>(kblocks * KB * L);
+    float* xs = shifted_workspace(p, g);
     float* vacc = direct_workspace<4>(vsize);
+    alignas(32) float dtail[KB * 8];
     for (int64_t ci = c0; ci < c1; ++ci) {
       std::fill(vacc, vacc + vsize, 0.f);
-      std::fill(dyw, dyw + kblocks * KB * L, 0.f);
       for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
         for (int64_t gi = 0; gi < G; ++gi) {
-          pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
-          {  // sizes in locals: the float stores could alias p and g for the compiler, which then
-             // reloaded and re-multiplied them for every row (a sixth of conv1's weight gradient)
-            const int64_t P = p.P, Q = p.Q, Wp = g.Wp, rows = Kg * P;
-            const float* src = dy + (n * p.K + gi * Kg) * PQ;
-            for (int64_t kr = 0; kr < rows; ++kr)
-              copy_row(src + kr * Q, Q, dyw + kr / P * L + kr % P * Wp);
-          }
+          fill_shifted(p, cps, x + (n * p.C + gi * Cg) * HW, xs);
+          const float* dyg = dy + (n * p.K + gi * Kg) * PQ;
           float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
-          for (int64_t kb = 0; kb < kblocks; ++kb)
-            for (int64_t jb = 0; jb < jblocks; ++jb)
-              wide_weight_tile<KB, JB>(dyw + kb * KB * L, L, xp, offs + jb * JB,
-                                  vg + (kb * jblocks + jb) * KB * JB * 8);
+          for (int64_t kb = 0; kb < kblocks; ++kb) {
+            // filter rows past K/g repeat the last one (their sums are dropped)
+            const float* d[KB];
+            for (int kk = 0; kk < KB; ++kk) d[kk] = dyg + std::min(kb * KB + kk, Kg - 1) * PQ;
+            const float* dt[KB];
+            if (tail) {
+              std::fill(dtail, dtail + KB * 8, 0.f);
+              for (int kk = 0; kk < KB; ++kk) {
+                for (int64_t l = 0; l < tail; ++l) dtail[kk * 8 + l] = d[kk][full + l];
+                dt[kk] = dtail + kk * 8;
+              }
+            }
+            for (int64_t jb = 0; jb < jblocks; ++jb) {
+              const float* xj[JB];
+              for (int j = 0; j < JB; ++j) xj[j] = xs + offs[jb * JB + j];
+              float* a = vg + (kb * jblocks + jb) * KB * JB * 8;
+              const int64_t cols = std::min<int64_t>(JB, taps - jb * JB);
+              wide_weight_tile_cols<KB, JB>(cols, d, xj, full, a, JB);
+              if (tail) {
+                for (int j = 0; j < JB; ++j) xj[j] += full;
+                wide_weight_tile_cols<KB, JB>(cols, dt, xj, 8, a, JB);
+              }
+            }
+          }
         }
       }
       // Lanes summed in a fixed order into this chunk's partial dw.
@@ -811,16 +958,22 @@ void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const flo
   sum_chunks(partials, chunks, wsize, dw);
 }
 
-// The tile of 12 accumulators that pads (K/g, C/g*R*S) least, among the two whose accumulators,
-// filter rows and one input vector fit the 16 vector registers of AVX2 (wider KB would reload
-// the dy rows from memory on every tap).
+// The tile with the fewest loads per output position, among those whose accumulators, filter
+// rows and one input vector fit the 16 vector registers of AVX2: the loop runs at about one
+// vector load per cycle here (the multiply-adds would allow more). Filters are padded up to the
+// tile, taps are not (a last, narrower tile). LeNet's conv1, 6 x 25: 3 x 4 and a 3 x 1 per 3
+// filters, 92 loads for 150 multiply-adds (2 x 5 tiles: 105; 2 x 6: 105 for 180).
 void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
   const int64_t Kg = p.K / p.groups, taps = p.C / p.groups * p.R * p.S;
-  auto padded = [&](int64_t kb, int64_t jb) {
-    return (Kg + kb - 1) / kb * kb * ((taps + jb - 1) / jb * jb);
+  auto loads = [&](int64_t kb, int64_t jb) {
+    const int64_t rest = taps % jb;
+    return (Kg + kb - 1) / kb * (taps / jb * (kb + jb) + (rest ? kb + rest : 0));
   };
-  if (padded(4, 3) < padded(3, 4)) return wide_backward_weight_impl<4, 3>(p, dy, x, dw);
-  return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
+  // (2, 5) never beats (2, 6): taps + 2*ceil(taps/5) loads against taps + 2*ceil(taps/6)
+  const int64_t best = std::min({loads(3, 4), loads(4, 3), loads(2, 6)});
+  if (loads(3, 4) == best) return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
+  if (loads(4, 3) == best) return wide_backward_weight_impl<4, 3>(p, dy, x, dw);
+  return wide_backward_weight_impl<2, 6>(p, dy, x, dw);
 }
 
 // ---- the choice of algorithm -----------------------------------------------------------------
