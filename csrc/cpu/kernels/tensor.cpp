@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "fastcnn/parallel.h"
 
@@ -27,34 +28,35 @@ inline void prefetch_row(const S* src, int64_t L, const int64_t* idx, int64_t b,
   for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o);
 }
 
-}  // namespace
-
-// src is (M,L), idx is (B,) (checked to lie in [0, M)), y is (B,L): y[b] = float(src[idx[b]]) / divisor.
-void gather_rows_u8(const uint8_t* src, int64_t L, const int64_t* idx, int64_t B, float divisor, float* y) {
+// y[b] = float(src[idx[b]]) / divisor for each of the B rows of L values, in parallel over rows.
+template <typename S>
+void gather_rows_impl(const S* src, int64_t L, const int64_t* idx, int64_t B, float divisor, float* y) {
   parallel_for(0, B, row_grain(L), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       prefetch_row(src, L, idx, b, b1);
-      const uint8_t* row = src + idx[b] * L;
+      const S* row = src + idx[b] * L;
       float* out = y + b * L;
+      if constexpr (std::is_same_v<S, float>) {
+        if (divisor == 1.f) {  // numpy's copy: the bits, NaN payloads kept
+          std::memcpy(out, row, sizeof(float) * L);
+          continue;
+        }
+      }
       for (int64_t l = 0; l < L; ++l) out[l] = static_cast<float>(row[l]) / divisor;
     }
   });
 }
 
-// As gather_rows_u8 for float32 rows; divisor 1 copies the bits (as numpy's copy: NaN payloads kept).
+}  // namespace
+
+// src is (M,L), idx is (B,) (checked to lie in [0, M)), y is (B,L): y[b] = float(src[idx[b]]) / divisor.
+void gather_rows_u8(const uint8_t* src, int64_t L, const int64_t* idx, int64_t B, float divisor, float* y) {
+  gather_rows_impl(src, L, idx, B, divisor, y);
+}
+
+// As gather_rows_u8 for float32 rows; divisor 1 copies the bits.
 void gather_rows_f32(const float* src, int64_t L, const int64_t* idx, int64_t B, float divisor, float* y) {
-  parallel_for(0, B, row_grain(L), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      prefetch_row(src, L, idx, b, b1);
-      const float* row = src + idx[b] * L;
-      float* out = y + b * L;
-      if (divisor == 1.f) {
-        std::memcpy(out, row, sizeof(float) * L);
-      } else {
-        for (int64_t l = 0; l < L; ++l) out[l] = row[l] / divisor;
-      }
-    }
-  });
+  gather_rows_impl(src, L, idx, B, divisor, y);
 }
 
 }  // namespace fastcnn::cpu::FASTCNN_ISA_NAME
