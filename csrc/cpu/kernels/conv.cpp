@@ -527,32 +527,33 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
   }
 }
 
-typedef int32_t I32x8 __attribute__((vector_size(32)));
+// c[j] = column j of the 8x8 block r (c[j][i] = r[i][j]): three rounds of shuffles in registers.
+// The filter tiles' copy into y and the dy transpose of the weight gradient.
+inline void transpose8(const vec::F32x8 r[8], vec::F32x8 c[8]) {
+  using vec::F32x8;
+  F32x8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {  // t[i], t[i+1]: rows i, i+1 interleaved (columns 0,1,4,5 / 2,3,6,7)
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)  // u[i + j]: rows i..i+3 of columns j and j + 4
+    for (int h = 0; h < 2; ++h) {
+      u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 2 * h + 1] = __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int j = 0; j < 4; ++j) {
+    c[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    c[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
 
 // dst[kk*ldd + i] = src[i*16 + kk] + bias[kk] for i < 8, kk < kn <= 8: an 8x8 transpose in registers.
 // bias null: + 0 when add_zero (the copy-out's x + 0.f: -0 becomes +0), else nothing added.
 inline void transpose8_add(const float* src, const float* bias, bool add_zero, int64_t kn, float* dst,
                            int64_t ldd) {
-  using vec::F32x8;
-  const I32x8 lo1{0, 8, 1, 9, 4, 12, 5, 13}, hi1{2, 10, 3, 11, 6, 14, 7, 15};
-  const I32x8 lo2{0, 1, 8, 9, 4, 5, 12, 13}, hi2{2, 3, 10, 11, 6, 7, 14, 15};
-  const I32x8 lo4{0, 1, 2, 3, 8, 9, 10, 11}, hi4{4, 5, 6, 7, 12, 13, 14, 15};
-  F32x8 r[8], t[8], u[8], c[8];
+  vec::F32x8 r[8], c[8];
   for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + i * 16);
-  for (int i = 0; i < 8; i += 2) {  // t[i], t[i+1]: rows i, i+1 interleaved (columns 0,1,4,5 / 2,3,6,7)
-    t[i] = __builtin_shuffle(r[i], r[i + 1], lo1);
-    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi1);
-  }
-  for (int i = 0; i < 8; i += 4) {  // u[i + j]: rows i..i+3 of columns j and j + 4
-    u[i] = __builtin_shuffle(t[i], t[i + 2], lo2);
-    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi2);
-    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo2);
-    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi2);
-  }
-  for (int j = 0; j < 4; ++j) {
-    c[j] = __builtin_shuffle(u[j], u[j + 4], lo4);
-    c[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi4);
-  }
+  transpose8(r, c);
   for (int64_t kk = 0; kk < kn; ++kk)
     vec::store8(dst + kk * ldd, bias || add_zero ? c[kk] + vec::splat8(bias ? bias[kk] : 0.f) : c[kk]);
 }
@@ -732,29 +733,13 @@ void fill_shifted(const Conv2dParams& p, const ShiftedCopy* cps, const float* x,
 // element by element (LeNet's conv2, 16 x 100 per sample: the element loop, strided reads and all,
 // was an eighth of its weight gradient).
 void transpose_rows(const float* src, int64_t K, int64_t PQ, float* dst, int64_t ldd) {
-  using vec::F32x8;
   const int64_t K8 = K / 8 * 8, M8 = PQ / 8 * 8;
   for (int64_t k0 = 0; k0 < K8; k0 += 8)
     for (int64_t m0 = 0; m0 < M8; m0 += 8) {
-      F32x8 r[8], t[8], u[8];
+      vec::F32x8 r[8], c[8];
       for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + (k0 + i) * PQ + m0);
-      for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-      }
-      for (int i = 0; i < 8; i += 4)
-        for (int h = 0; h < 2; ++h) {
-          u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-          u[i + 2 * h + 1] =
-              __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-      // u[j] holds columns j and j + 4 of rows 0-3, u[j + 4] those of rows 4-7
-      for (int j = 0; j < 4; ++j) {
-        vec::store8(dst + (m0 + j) * ldd + k0,
-                    __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11));
-        vec::store8(dst + (m0 + j + 4) * ldd + k0,
-                    __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15));
-      }
+      transpose8(r, c);
+      for (int j = 0; j < 8; ++j) vec::store8(dst + (m0 + j) * ldd + k0, c[j]);
     }
   // the edges, position-major so that the stores are contiguous
   for (int64_t m = 0; m < PQ; ++m)
