@@ -5,7 +5,7 @@ from hypothesis import assume, given, settings, strategies as st
 import fastcnn
 import fastcnn.functional as F
 import reference.pool as R
-from reference import assert_close, numeric_grad
+from reference import assert_close, numeric_grad, run_on_isa, with_threads
 
 
 def distinct(shape, seed=0):
@@ -274,6 +274,61 @@ def test_fast_paths_keep_tie_nan_and_zero_rules():
         np.testing.assert_array_equal(y, R.max_pool2d(x, k, s))
         dx = F.max_pool2d_backward(np.ones_like(y), x, k, s)[0]
         np.testing.assert_array_equal(dx, R.max_pool2d_backward(np.ones_like(y), x, k, s)[0])
+
+
+def scan_2x2(dy, x):
+    """y and dx of the 2x2 stride-2 max pool in float32 by window_argmax's rule: the scan a, b, c, d
+    (row-major) takes v when v > max or v is NaN, so the first maximum wins ties and the last NaN
+    wins over everything; dx is 0 + dy at the winner (as the scatter into zeros: -0 becomes +0),
+    0 elsewhere."""
+    parts = [x[:, :, r::2, c::2] for r in (0, 1) for c in (0, 1)]
+    m, at = parts[0].copy(), np.zeros(parts[0].shape, np.int64)
+    for j, v in enumerate(parts[1:], 1):
+        take = (v > m) | np.isnan(v)
+        m, at = np.where(take, v, m), np.where(take, j, at)
+    dx = np.zeros_like(x)
+    g = np.float32(0) + dy
+    for j, (r, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        dx[:, :, r::2, c::2] = np.where(at == j, g, np.float32(0))
+    return m, dx
+
+
+def check_2x2_tiling_bits():
+    """The 2x2 stride-2 tiling kernels (LeNet's pools: rows of 14 and of 5 windows) on every row
+    length they tell apart: Q < 4 window by window, 4..7 as one vector of two overlapping halves,
+    >= 8 by vectors with an overlapping last one; x with ties, signed zeros, +-inf and NaN several
+    times per window, dy with -0, NaN and -inf. y and dx must have the bits of scan_2x2, with 1 and
+    2 threads, and dx must be written everywhere (the buffer starts as garbage)."""
+    rng = np.random.default_rng(11)
+    for Q in (*range(1, 20), 28, 33):
+        for P in (1, 2, 5, 7):
+            shape = (2, 3, 2 * P, 2 * Q)
+            x = rng.integers(-2, 3, shape).astype(np.float32)
+            x[rng.random(shape) < 0.15] = -np.inf
+            x[rng.random(shape) < 0.15] = np.inf
+            x[rng.random(shape) < 0.2] = np.nan
+            x[(x == 0) & (rng.random(shape) < 0.5)] = -0.0
+            dy = rng.standard_normal((2, 3, P, Q)).astype(np.float32)
+            dy[rng.random(dy.shape) < 0.2] = -0.0
+            dy[rng.random(dy.shape) < 0.1] = np.nan
+            dy[rng.random(dy.shape) < 0.1] = -np.inf
+            want_y, want_dx = scan_2x2(dy, x)
+            for threads in (1, 2):
+                dx = np.full_like(x, 7.0)
+                y = with_threads(threads, lambda: F.max_pool2d(x, 2))
+                with_threads(threads, lambda: F.max_pool2d_backward(dy, x, 2, out=(dx,)))
+                what = f"P={P} Q={Q} threads={threads}"
+                np.testing.assert_array_equal(y.view(np.uint32), want_y.view(np.uint32), err_msg="y " + what)
+                np.testing.assert_array_equal(dx.view(np.uint32), want_dx.view(np.uint32), err_msg="dx " + what)
+
+
+def test_2x2_tiling_keeps_the_bits():
+    check_2x2_tiling_bits()
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
+def test_2x2_tiling_keeps_the_bits_on_isa(isa):
+    run_on_isa(isa, "test_pool", "check_2x2_tiling_bits")
 
 
 def test_max_pool_backward_writes_every_element():

@@ -328,7 +328,8 @@ inline void disjoint_backward(const Pool2dParams& p, float* dxp, const Whole& wh
 // the two winners, each match by `takes` with the earlier element holding ties: that is the last
 // NaN if any, else the first maximum, the element window_argmax picks, so the bits are the same.
 // Rows of Q >= 8 outputs run as whole vectors, the last one shifted back to end at Q (outputs
-// computed twice get the same value); shorter rows run the same tournament window by window.
+// computed twice get the same value); in backward, rows of 4..7 outputs run as one vector whose
+// two halves overlap; shorter rows run the same tournament window by window.
 
 typedef int32_t I32x8 __attribute__((vector_size(32)));
 
@@ -337,9 +338,9 @@ bool is_2x2_tiling(const Pool2dParams& p) {
          p.H == 2 * p.P && p.W == 2 * p.Q;
 }
 
-// Rows of Q < 8 outputs (LeNet's second pool, 5 wide): the same tournament one window at a time,
-// inline (the general row kernels cost two indirect calls per row of 5 windows). Returns the
-// window's max; *at = its scan index (0..3: a, b, c, d).
+// Short rows (forward: Q < 8, LeNet's second pool is 5 wide; backward: Q < 4): the same
+// tournament one window at a time, inline (the general row kernels cost two indirect calls per row
+// of 5 windows). Returns the window's max; *at = its scan index (0..3: a, b, c, d).
 inline float window2x2(const float* r0, const float* r1, int* at) {
   const bool right_top = takes(r0[1], r0[0]), right_bottom = takes(r1[1], r1[0]);
   const float top = vec::select(right_top, r0[1], r0[0]), bottom = vec::select(right_bottom, r1[1], r1[0]);
@@ -350,15 +351,26 @@ inline float window2x2(const float* r0, const float* r1, int* at) {
 
 inline I32x8 takes8(vec::F32x8 v, vec::F32x8 m) { return (v > m) | (v != v); }
 
+typedef float F32x4 __attribute__((vector_size(16)));
+
+inline F32x4 load4(const float* p) {
+  F32x4 v;
+  std::memcpy(&v, p, sizeof v);  // an unaligned 128-bit load
+  return v;
+}
+
 struct Windows8 {
   vec::F32x8 max;
   I32x8 right_top, right_bottom, bottom;  // b beat a; d beat c; (c vs d) beat (a vs b)
 };
 
-// The 8 windows of input rows t0:t1 (16 values) and u0:u1.
+// The tournament of 8 windows whose input rows are t0:t1 (16 values) and u0:u1. The even / odd
+// columns are split within 128-bit halves (one shufps each, not lane-crossing permutes), so the
+// lanes hold windows 0,1,4,5,2,3,6,7 of the 16 columns: an unpack of two such vectors puts them
+// back in column order (backward), a 64-bit permute in window order (max8).
 inline Windows8 windows8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8 u1) {
   using vec::F32x8;
-  const I32x8 even{0, 2, 4, 6, 8, 10, 12, 14}, odd{1, 3, 5, 7, 9, 11, 13, 15};
+  const I32x8 even{0, 2, 8, 10, 4, 6, 12, 14}, odd{1, 3, 9, 11, 5, 7, 13, 15};
   const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
   const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
   Windows8 w;
@@ -370,20 +382,10 @@ inline Windows8 windows8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8
   return w;
 }
 
-inline Windows8 windows8(const float* r0, const float* r1) {
-  return windows8(vec::load8(r0), vec::load8(r0 + 8), vec::load8(r1), vec::load8(r1 + 8));
-}
-
-// windows8(...).max for the forward: the same tournament, lane by lane, on even/odd columns split
-// within 128-bit halves (windows 0,1,4,5,2,3,6,7: in-lane shuffles, not lane-crossing ones), the
-// windows put in order once at the end.
+// The 8 windows' maxima in window order, for the forward.
 inline vec::F32x8 max8(vec::F32x8 t0, vec::F32x8 t1, vec::F32x8 u0, vec::F32x8 u1) {
-  using vec::F32x8;
-  const I32x8 even{0, 2, 8, 10, 4, 6, 12, 14}, odd{1, 3, 9, 11, 5, 7, 13, 15}, order{0, 1, 4, 5, 2, 3, 6, 7};
-  const F32x8 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
-  const F32x8 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
-  const F32x8 top = takes8(b, a) ? b : a, bottom = takes8(d, c) ? d : c;
-  return __builtin_shuffle(takes8(bottom, top) ? bottom : top, order);
+  const I32x8 order{0, 1, 4, 5, 2, 3, 6, 7};
+  return __builtin_shuffle(windows8(t0, t1, u0, u1).max, order);
 }
 
 template <typename F>
@@ -472,44 +474,56 @@ void max_pool_2x2_channels_last_forward(const float* x, int64_t P, int64_t Q, in
 
 namespace {
 
-// dx = 0 + dy at each window's winner (as the scatter into zeros), 0 elsewhere.
-void max_pool_2x2_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {
+// dx of 8 windows of one row pair, 0 + dy at each window's winner (as the scatter into zeros), 0
+// elsewhere. The rows' 16 values are r[0..8) and r[s..s+8), windows 0..3 and h..h+3 (h = s/2) of
+// the row: s == 8 for 8 consecutive windows; s < 8 for a whole row of 4..7 windows, whose two
+// halves overlap (a window in both gets the same result twice, and both stores write the same
+// bits). dyr[0..4) and dyr[h..h+4) are their dy. Only in-bounds loads and stores.
+inline void backward8(const float* r0, const float* r1, int64_t s, const float* dyr, float* d0, float* d1) {
   using vec::F32x8;
-  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
-  parallel_for(0, p.N * p.C, plane_grain(HW + PQ), [&](int64_t b, int64_t e) {
-    const I32x8 lo{0, 8, 1, 9, 2, 10, 3, 11}, hi{4, 12, 5, 13, 6, 14, 7, 15};
-    const F32x8 zero = vec::splat8(0.0f);
-    for (int64_t plane = b; plane < e; ++plane)
-      for (int64_t oh = 0; oh < p.P; ++oh) {
-        const int64_t off = plane * HW + 2 * oh * p.W;
-        const float* dyr = dy + plane * PQ + oh * p.Q;
-        if (p.Q < 8) {
-          for (int64_t o = 0; o < p.Q; ++o) {
-            float* d0 = dx + off + 2 * o;
-            int at;
-            window2x2(x + off + 2 * o, x + off + p.W + 2 * o, &at);
-            const float g = 0.0f + dyr[o];
-            d0[0] = vec::select(at == 0, g, 0.0f);
-            d0[1] = vec::select(at == 1, g, 0.0f);
-            d0[p.W] = vec::select(at == 2, g, 0.0f);
-            d0[p.W + 1] = vec::select(at == 3, g, 0.0f);
-          }
-          continue;
-        }
-        for_vector_blocks(p.Q, [&](int64_t o) {
-          const Windows8 w = windows8(x + off + 2 * o, x + off + p.W + 2 * o);
-          const F32x8 g = zero + vec::load8(dyr + o);
-          const F32x8 top = w.bottom ? zero : g, bottom = w.bottom ? g : zero;
-          const F32x8 da = w.right_top ? zero : top, db = w.right_top ? top : zero;
-          const F32x8 dc = w.right_bottom ? zero : bottom, dd = w.right_bottom ? bottom : zero;
-          float* d0 = dx + off + 2 * o;
-          float* d1 = d0 + p.W;
-          vec::store8(d0, __builtin_shuffle(da, db, lo));
-          vec::store8(d0 + 8, __builtin_shuffle(da, db, hi));
-          vec::store8(d1, __builtin_shuffle(dc, dd, lo));
-          vec::store8(d1 + 8, __builtin_shuffle(dc, dd, hi));
+  const I32x8 lo{0, 8, 1, 9, 4, 12, 5, 13}, hi{2, 10, 3, 11, 6, 14, 7, 15};  // unpcklps / unpckhps
+  const Windows8 w = windows8(vec::load8(r0), vec::load8(r0 + s), vec::load8(r1), vec::load8(r1 + s));
+  const F32x8 zero = vec::splat8(0.0f);
+  // dy in the lanes' window order: 0, 1, h, h+1 | 2, 3, h+2, h+3
+  const F32x8 g = zero + __builtin_shufflevector(load4(dyr), load4(dyr + s / 2), 0, 1, 4, 5, 2, 3, 6, 7);
+  const F32x8 top = w.bottom ? zero : g, bottom = w.bottom ? g : zero;
+  const F32x8 da = w.right_top ? zero : top, db = w.right_top ? top : zero;
+  const F32x8 dc = w.right_bottom ? zero : bottom, dd = w.right_bottom ? bottom : zero;
+  vec::store8(d0, __builtin_shuffle(da, db, lo));
+  vec::store8(d0 + s, __builtin_shuffle(da, db, hi));
+  vec::store8(d1, __builtin_shuffle(dc, dd, lo));
+  vec::store8(d1 + s, __builtin_shuffle(dc, dd, hi));
+}
+
+// The planes' row pairs follow each other: row pair i is x and dx rows 2i, 2i+1 (at 2iW) and dy
+// row i (at iQ), whatever plane it is in. Rows of Q >= 8 windows go by blocks of 8 (the last one
+// shifted back to end at Q), rows of 4..7 in one overlapping block, shorter rows window by window.
+void max_pool_2x2_backward(const float* dy, const float* x, float* dx, const Pool2dParams& p) {
+  parallel_for(0, p.N * p.C, plane_grain(p.H * p.W + p.P * p.Q), [&](int64_t b, int64_t e) {
+    const int64_t W = p.W, P = p.P, Q = p.Q;  // locals: the vector stores could alias p
+    for (int64_t i = b * P; i < e * P; ++i) {
+      const float* r0 = x + 2 * i * W;
+      const float* dyr = dy + i * Q;
+      float* d0 = dx + 2 * i * W;
+      if (Q >= 8) {
+        for_vector_blocks(Q, [&](int64_t o) {
+          backward8(r0 + 2 * o, r0 + W + 2 * o, 8, dyr + o, d0 + 2 * o, d0 + W + 2 * o);
         });
+      } else if (Q >= 4) {
+        backward8(r0, r0 + W, 2 * Q - 8, dyr, d0, d0 + W);
+      } else {
+        for (int64_t o = 0; o < Q; ++o) {
+          int at;
+          window2x2(r0 + 2 * o, r0 + W + 2 * o, &at);
+          const float g = 0.0f + dyr[o];
+          float* dw = d0 + 2 * o;
+          dw[0] = vec::select(at == 0, g, 0.0f);
+          dw[1] = vec::select(at == 1, g, 0.0f);
+          dw[W] = vec::select(at == 2, g, 0.0f);
+          dw[W + 1] = vec::select(at == 3, g, 0.0f);
+        }
       }
+    }
   });
 }
 
