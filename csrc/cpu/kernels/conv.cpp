@@ -472,19 +472,21 @@ inline void transpose8(const vec::F32x8 r[8], vec::F32x8 c[8]);
 // ---- direct convolution over sample lanes (one input channel: LeNet's conv1) --------------------
 // With one input channel the "wide" tile (6 filters x 16 outputs of a row) wastes Wp - Q outputs
 // per row and rounds the rows up to whole tiles (848 computed per 784 for LeNet's conv1), and the
-// 2x2 pool re-reads its stores with shuffles to pair columns. Here lane l of every vector belongs
-// to sample n0 + l (8 samples a group): the input is transposed once into a padded buffer
-// xt[row][col][8] (zeros around), a tile is kLaneFilters filters x one 2x2 window of outputs
-// (8 accumulators, every lane useful; two new input loads and two broadcasts per tap, the right
-// column's input being the left one's at the next tap), the window's max is taken lane by lane
-// from the registers, and the group's outputs are staged per filter plane, then written to y (and
-// pooled) one sample plane at a time by 8x8 transposes (whole planes: for a large batch the
-// stores stream through each sample's plane instead of touching 8 planes a row). Each output is
-// still the sum over taps (r, s) in order from 0 (all taps, those reading padding too), then
-// + bias: the bits of wide_tile_rows' sums and copy-out. (6 filters x 2 outputs, 12
-// accumulators, measured slower: one load and six broadcasts per 12 multiply-adds.)
+// 2x2 pool re-reads its stores with shuffles to pair columns (14% of the fused call's time,
+// batch 128, one thread). Here lane l of every vector belongs to sample n0 + l (8 samples a
+// group): the input is transposed once into a padded buffer xt[row][col][8] (zeros around), a
+// tile is kLaneFilters filters x one 2x2 window of outputs (12 accumulators, every lane useful,
+// 4 input loads and 3 broadcasts per tap), the window's max is taken lane by lane from the
+// registers, and the group's outputs are staged per filter plane, then written to y (and pooled)
+// one sample plane at a time by 8x8 transposes (for a large batch the stores then stream through
+// each sample's plane; staging a row pair of planes, 8 planes touched per row, lost 10-20% at
+// batch 1000). Each output is still the sum over taps (r, s) in order from 0 (all taps, those
+// reading padding too), then + bias: the bits of wide_tile_rows' sums and copy-out.
+// Measured alternatives (batch 128, one thread): 2 filters x the 2x2 window (8 accumulators, the
+// right column's input carried to the next tap: 2 loads + 2 broadcasts per 8 multiply-adds) and
+// 6 filters x 2 outputs of a row (1 load + 6 broadcasts per 12) were 5-10% slower.
 
-constexpr int kLaneFilters = 2;
+constexpr int kLaneFilters = 3;
 typedef int32_t LaneMask8 __attribute__((vector_size(32)));
 
 // m, or v when v beats it (v > m, or v is NaN): max_pool2d's scan rule, lane by lane.
@@ -496,32 +498,27 @@ inline vec::F32x8 lane_take(vec::F32x8 m, vec::F32x8 v) {
 // The 2x2 window of outputs whose tap (0, 0) reads xt, filters kk < KB: acc[kk][d] = sum over taps
 // (r, s) of wpk[(r*S + s)*KB + kk] * xt[(r + d/2)*ldr + (s + d%2)*8 + 0:8], z_d = acc[kk][d] +
 // bias[kk], stored at zr[kk*ldk + (d/2)*ldz + (d%2)*8] (zr null: not stored) and the window's max
-// at pr[kk*ldp] (pr null: not pooled). Not inlined: inside the caller's loops GCC spills
-// accumulators in the tap loop.
+// at pr[kk*ldp] (pr null: not pooled). Not inlined, and without predictive commoning (reusing the
+// right column's load as the next tap's left one): either way GCC spills an accumulator in the
+// tap loop (12 accumulators, KB broadcasts and one input vector fill the 16 registers).
 template <int KB, int R, int S>
-[[gnu::noinline]] void lane_window(const float* xt, int64_t ldr, const float* wpk, const float* bias,
-                                   float* zr, int64_t ldk, int64_t ldz, float* pr, int64_t ldp) {
+[[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void lane_window(
+    const float* xt, int64_t ldr, const float* wpk, const float* bias, float* zr, int64_t ldk, int64_t ldz,
+    float* pr, int64_t ldp) {
   using vec::F32x8;
   F32x8 acc[KB][4];
   for (int kk = 0; kk < KB; ++kk)
     for (int d = 0; d < 4; ++d) acc[kk][d] = vec::splat8(0.f);
   for (int r = 0; r < R; ++r) {
     const float* x0 = xt + r * ldr;
-    const float* x1 = x0 + ldr;
-    F32x8 a0 = vec::load8(x0), a1 = vec::load8(x1);  // the left column of the window's two rows
-#pragma GCC unroll 8
-    for (int s = 0; s < S; ++s) {
-      const F32x8 b0 = vec::load8(x0 + (s + 1) * 8), b1 = vec::load8(x1 + (s + 1) * 8);
-      const float* wt = wpk + (r * S + s) * KB;
-      for (int kk = 0; kk < KB; ++kk) {
-        const F32x8 wv = vec::splat8(wt[kk]);
-        acc[kk][0] += wv * a0;
-        acc[kk][1] += wv * b0;
-        acc[kk][2] += wv * a1;
-        acc[kk][3] += wv * b1;
+#pragma GCC unroll 1
+    for (int s = 0; s < S; ++s, wpk += KB) {
+      F32x8 wv[KB];
+      for (int kk = 0; kk < KB; ++kk) wv[kk] = vec::splat8(wpk[kk]);
+      for (int d = 0; d < 4; ++d) {
+        const F32x8 xv = vec::load8(x0 + (d / 2) * ldr + (s + d % 2) * 8);
+        for (int kk = 0; kk < KB; ++kk) acc[kk][d] += wv[kk] * xv;
       }
-      a0 = b0;
-      a1 = b1;
     }
   }
   for (int kk = 0; kk < KB; ++kk) {
