@@ -476,6 +476,10 @@ POOLED_CASES = [
     (8, 1, 20, 20, 6, 7, 3, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # general wide tiles (S = 7)
     (8, 1, 27, 27, 6, 5, 2, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),     # 27 rows: pooled from z
     (8, 1, 28, 28, 6, 5, 2, 1, (2, 2), (2, 2), (0, 1, 0, 1), True),      # padded after: pooled from z
+    # one input channel, 5x5 taps, P and Q even: "wide" over 8-sample lanes (lane_forward), with
+    # batch tails (5 and 2 samples of 8), filters padded to the tile's 2, no padding, H != W
+    (13, 1, 16, 12, 5, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
+    (10, 1, 18, 22, 3, 5, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
     # "filters" then 2x2/2 tiling z: pooled from the position-major tiles (16 + 14 filters, 4 windows)
     (9, 1, 6, 6, 30, 3, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),
     (8, 6, 15, 15, 16, 5, 0, 1, (2, 2), (2, 2), (0, 0, 0, 0), False),    # 11x11: pooled from z
@@ -500,6 +504,25 @@ def test_conv2d_pool_forward_is_conv_then_pool(case):
         np.testing.assert_array_equal(z2, z)
         np.testing.assert_array_equal(y2, y)
         np.testing.assert_array_equal(y3, y)
+
+
+@pytest.mark.parametrize("n, h, w, k, pad", [(128, 28, 28, 6, 2), (13, 16, 12, 5, 0)])
+def test_lane_kernel_has_the_wide_rows_bits(n, h, w, k, pad):
+    # One input channel and 5x5 taps over 8-sample lanes (LeNet's conv1) against the wide-row
+    # kernel on the same input with a zero row appended (29 output rows: wide rows): the rows they
+    # share sum the same taps in the same order, so the bits are equal (z and the pool of z).
+    x, wt, b = randn(n, 1, h, w, seed=1), randn(k, 1, 5, 5, seed=2), randn(k, seed=3)
+    args = ((1, 1), (pad,) * 4, (1, 1), 1)
+    x1 = np.concatenate([x, np.zeros((n, 1, 1, w), np.float32)], axis=2)
+    P, Q = h + 2 * pad - 4, w + 2 * pad - 4
+    z = np.empty((n, k, P, Q), np.float32)
+    z1 = np.empty((n, k, P + 1, Q), np.float32)
+    _C.conv2d_forward(x, wt, b, z, *args)
+    _C.conv2d_forward(x1, wt, b, z1, *args)
+    np.testing.assert_array_equal(z, z1[:, :, :P])
+    y = np.empty((n, k, P // 2, Q // 2), np.float32)
+    _C.conv2d_pool_forward(x, wt, b, None, y, *args, (2, 2), (2, 2), (0,) * 4, False)
+    np.testing.assert_array_equal(y, F.max_pool2d(z1[:, :, :P], 2))
 
 
 @pytest.mark.parametrize("xs, ws, pad, algo", [
