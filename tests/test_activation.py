@@ -240,10 +240,6 @@ STREAMED = [
      lambda x, dy: np.where(x > 0, x, x * np.float32(0.2))),
     ("leaky_relu_backward", lambda x, dy, out: F.leaky_relu_backward(dy, x, 0.2, out=(out,)),
      lambda x, dy: np.where(x > 0, dy, dy * np.float32(0.2))),
-    ("elu", lambda x, dy, out: F.elu(x, 0.7, out=out), None),
-    ("elu_backward", lambda x, dy, out: F.elu_backward(dy, x, 0.7, out=(out,)), None),
-    ("sigmoid", lambda x, dy, out: F.sigmoid(x, out=out), None),
-    ("tanh", lambda x, dy, out: F.tanh(x, out=out), None),
 ]
 
 

@@ -1,9 +1,11 @@
 // Activation kernels: elementwise loops split into contiguous blocks (parallel_for), channel-wise
 // prelu, softmax over one axis, and the counter-based random ops (rrelu, dropout). No result depends
 // on the thread count: every output is computed by one thread, and the one reduction across
-// elements (prelu's dalpha) sums fixed chunks in a fixed order. Elementwise outputs of at least
-// vec::kStreamMinBytes are written with streaming stores (vec::map_store, cpu/vec/stream.h): the same
-// values, without reading y's lines from memory first.
+// elements (prelu's dalpha) sums fixed chunks in a fixed order. The relu and leaky_relu outputs of
+// at least vec::kStreamMinBytes are written with streaming stores (vec::map_store, cpu/vec/stream.h):
+// the same values, without reading y's lines from memory first. Not elu, sigmoid, tanh: their
+// exp/tanh arithmetic, not memory, bounds them (7-12 GB/s on one core here), and the staging through
+// map_store's L1 tile measured slower for them.
 #include "cpu/kernels/act.h"
 
 #include <algorithm>
@@ -164,27 +166,20 @@ void rrelu_backward(const float* dy, const float* slope, float* dx, int64_t n) {
 }
 
 void elu_forward(const float* x, float* y, int64_t n, float alpha) {
-  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    vec::map_store(y, b, e, stream, [&](int64_t i) {
-      return vec::select(x[i] > 0.0f, x[i], alpha * vec::expm1_f(x[i]));
-    });
+    for (int64_t i = b; i < e; ++i) y[i] = vec::select(x[i] > 0.0f, x[i], alpha * vec::expm1_f(x[i]));
   });
 }
 
 void elu_backward(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
-  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    vec::map_store(dx, b, e, stream, [&](int64_t i) {
-      return vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha * vec::exp_f(x[i]));
-    });
+    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha * vec::exp_f(x[i]));
   });
 }
 
 void sigmoid_forward(const float* x, float* y, int64_t n) {
-  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    vec::map_store(y, b, e, stream, [&](int64_t i) { return vec::sigmoid_f(x[i]); });
+    for (int64_t i = b; i < e; ++i) y[i] = vec::sigmoid_f(x[i]);
   });
 }
 
@@ -199,9 +194,8 @@ void sigmoid_backward(const float* dy, const float* x, float* dx, int64_t n) {
 }
 
 void tanh_forward(const float* x, float* y, int64_t n) {
-  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    vec::map_store(y, b, e, stream, [&](int64_t i) { return vec::tanh_f(x[i]); });
+    for (int64_t i = b; i < e; ++i) y[i] = vec::tanh_f(x[i]);
   });
 }
 

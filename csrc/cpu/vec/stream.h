@@ -16,13 +16,14 @@
 // thread, after parallel_for returns) reads y next. Same values either way: only the stores differ.
 //
 // ISAs: AVX-512 objects use 512-bit streaming stores, AVX2 256-bit, the x86-64 baseline SSE
-// (_mm_stream_ps is SSE, part of x86-64); elsewhere stream is ignored (normal stores).
+// (_mm_stream_ps is SSE, part of x86-64); elsewhere, or with FASTCNN_NO_STREAM_STORES defined (the
+// portable path, compiled on x86 too), stream is ignored: normal stores.
 // Everything here is static (internal linkage): each ISA object keeps its own copy.
 #pragma once
 #include <cstdint>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#if (defined(__x86_64__) || defined(_M_X64) || defined(__i386__)) && !defined(FASTCNN_NO_STREAM_STORES)
 #include <immintrin.h>
 #define FASTCNN_HAVE_STREAM_STORES 1
 #endif
