@@ -267,7 +267,7 @@ def check_large_outputs():
             if exact is not None:
                 np.testing.assert_array_equal(want.view(np.uint32), exact(x, dy).view(np.uint32), err_msg=name)
             for threads in (1, 2):
-                ybuf.fill(7.0)
+                ybuf.fill(7.0)  # y's pages in memory: the streaming path (a new array takes normal stores)
                 y = ybuf[oy:oy + n]
                 with_threads(threads, lambda: kernel(x, dy, y))
                 what = f"{name} x offset {ox} y offset {oy} threads {threads}"

@@ -9,7 +9,8 @@
 // kStreamMinBytes.
 //
 // map_store(y, b, e, stream, f) writes y[i] = f(i) for i in [b, e). f is the kernel's scalar
-// expression: its loop vectorizes as before. With stream, the 64-byte-aligned lines of y are
+// expression: its loop vectorizes as before. With stream, and y's pages in memory (see
+// page_resident: at the chunk's first and last element), the 64-byte-aligned lines of y are
 // computed a tile at a time into an L1 buffer and copied out with streaming stores; the partial
 // lines at both ends get normal stores (a chunk boundary of parallel_for may cut a line); a store
 // fence ends the call, because streaming stores are weakly ordered and the caller (or another
@@ -26,6 +27,9 @@
 #if (defined(__x86_64__) || defined(_M_X64) || defined(__i386__)) && !defined(FASTCNN_NO_STREAM_STORES)
 #include <immintrin.h>
 #define FASTCNN_HAVE_STREAM_STORES 1
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #endif
 
 namespace fastcnn::vec {
@@ -62,6 +66,22 @@ static inline __attribute__((always_inline)) void store_fence() {
 #endif
 }
 
+// Whether the page holding p is in memory already. A fresh output (a new numpy array of this size
+// is a new mmap) is not: each first touch faults and the OS zeroes the page through the cache, so
+// normal stores then hit in cache with no read-for-ownership to save, while streaming stores would
+// push those dirty zeros out (a write-back) and then write the line again. Reused buffers (out=, a
+// layer's activations every step) are resident: those are the ones that gain.
+static inline bool page_resident(const float* p) {
+#if defined(FASTCNN_HAVE_STREAM_STORES) && defined(__linux__)
+  unsigned char in_core = 0;
+  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095});
+  return mincore(page, 1, &in_core) == 0 && (in_core & 1);
+#else
+  (void)p;
+  return true;
+#endif
+}
+
 }  // namespace stream_detail
 
 template <typename F>
@@ -71,7 +91,8 @@ static inline void map_store(float* y, int64_t b, int64_t e, bool stream, const 
 #ifdef FASTCNN_HAVE_STREAM_STORES
   // a float* that is not 4-byte aligned (a numpy view can be) never reaches a 64-byte boundary
   const uintptr_t addr = reinterpret_cast<uintptr_t>(y + b);
-  if (stream && addr % sizeof(float) == 0 && e - b >= 2 * kLine) {
+  if (stream && addr % sizeof(float) == 0 && e - b >= 2 * kLine && page_resident(y + b) &&
+      page_resident(y + e - 1)) {
     const int64_t head = static_cast<int64_t>((64 - addr % 64) % 64 / sizeof(float));
     for (; i < b + head; ++i) y[i] = f(i);
     alignas(64) float buf[kTile];
