@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 import fastcnn
 import fastcnn.functional as F
 import reference.activation as R
-from reference import assert_close, numeric_grad
+from reference import assert_close, numeric_grad, run_on_isa, with_threads
 
 shapes = st.lists(st.integers(1, 6), min_size=0, max_size=4).map(tuple)
 
@@ -225,6 +225,65 @@ def test_threads_give_identical_results():
         fastcnn.set_num_threads(old)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- outputs large enough for streaming stores (csrc/cpu/vec/stream.h) ----------------------------
+STREAM_MIN_ELEMENTS = (32 << 20) // 4  # kStreamMinBytes / sizeof(float)
+
+# name, kernel call (x, dy, out) writing into out, float32 numpy definition (bit-exact) or None
+STREAMED = [
+    ("relu", lambda x, dy, out: F.relu(x, out=out),
+     lambda x, dy: np.where((x > 0) | np.isnan(x), x, np.float32(0))),
+    ("relu_backward", lambda x, dy, out: F.relu_backward(dy, x, out=(out,)),
+     lambda x, dy: np.where(x <= 0, np.float32(0), dy)),
+    ("leaky_relu", lambda x, dy, out: F.leaky_relu(x, 0.2, out=out),
+     lambda x, dy: np.where(x > 0, x, x * np.float32(0.2))),
+    ("leaky_relu_backward", lambda x, dy, out: F.leaky_relu_backward(dy, x, 0.2, out=(out,)),
+     lambda x, dy: np.where(x > 0, dy, dy * np.float32(0.2))),
+]
+
+
+def check_large_outputs():
+    """Outputs above the streaming-store threshold, for an odd length and x and y starting at several
+    offsets within a 64-byte line (views into larger buffers), with 1 and 2 threads: bit-identical to
+    the same kernel run on pieces below the threshold (normal stores) and, where the op is exact, to
+    numpy's float32 definition; elements of the buffer outside y are left alone."""
+    n = STREAM_MIN_ELEMENTS + 37
+    rng = np.random.default_rng(21)
+    xbuf = rng.standard_normal(n + 16).astype(np.float32)
+    special = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0]
+    xbuf[rng.integers(0, xbuf.size, 6000)] = np.resize(np.array(special, np.float32), 6000)
+    xbuf[:64] = np.resize(np.array(special, np.float32), 64)  # the unaligned heads, too
+    dybuf = rng.standard_normal(n + 16).astype(np.float32)
+    ybuf = np.empty(n + 32, np.float32)
+    pieces = np.array_split(np.arange(n), 3)  # each below the threshold
+    assert pieces[0].size * 4 < 32 << 20
+    for name, kernel, exact in STREAMED:
+        for ox, oy in ((0, 0), (1, 5), (7, 3), (15, 12)):  # offsets in floats: x and y in different phases
+            x, dy = xbuf[ox:ox + n], dybuf[ox:ox + n]
+            want = np.empty(n, np.float32)
+            for p in pieces:
+                kernel(x[p[0]:p[-1] + 1], dy[p[0]:p[-1] + 1], want[p[0]:p[-1] + 1])
+            if exact is not None:
+                np.testing.assert_array_equal(want.view(np.uint32), exact(x, dy).view(np.uint32), err_msg=name)
+            for threads in (1, 2):
+                ybuf.fill(7.0)  # y's pages in memory: the streaming path (a new array takes normal stores)
+                y = ybuf[oy:oy + n]
+                with_threads(threads, lambda: kernel(x, dy, y))
+                what = f"{name} x offset {ox} y offset {oy} threads {threads}"
+                np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32), err_msg=what)
+                assert (ybuf[:oy] == 7.0).all() and (ybuf[oy + n:] == 7.0).all(), what
+    x = xbuf[1:n + 1]
+    np.testing.assert_array_equal(F.relu(x), np.maximum(x, np.float32(0)))  # NaN stays NaN, as numpy's
+
+
+def test_large_outputs():
+    check_large_outputs()
+
+
+@pytest.mark.parametrize("isa", fastcnn.info()["built_isas"])
+def test_large_outputs_on_every_isa(isa):
+    run_on_isa(isa, "test_activation", "check_large_outputs")
 
 
 def test_empty_and_scalar_inputs():

@@ -1,7 +1,11 @@
 // Activation kernels: elementwise loops split into contiguous blocks (parallel_for), channel-wise
 // prelu, softmax over one axis, and the counter-based random ops (rrelu, dropout). No result depends
 // on the thread count: every output is computed by one thread, and the one reduction across
-// elements (prelu's dalpha) sums fixed chunks in a fixed order.
+// elements (prelu's dalpha) sums fixed chunks in a fixed order. The relu and leaky_relu outputs of
+// at least vec::kStreamMinBytes are written with streaming stores (vec::map_store, cpu/vec/stream.h):
+// the same values, without reading y's lines from memory first. Not elu, sigmoid, tanh: their
+// exp/tanh arithmetic, not memory, bounds them (7-12 GB/s on one core here), and the staging through
+// map_store's L1 tile measured slower for them.
 #include "cpu/kernels/act.h"
 
 #include <algorithm>
@@ -11,6 +15,7 @@
 
 #include "cpu/vec/math.h"
 #include "cpu/vec/reduce.h"
+#include "cpu/vec/stream.h"
 #include "fastcnn/parallel.h"
 
 namespace fastcnn::cpu::FASTCNN_ISA_NAME {
@@ -47,28 +52,34 @@ void for_channel_runs(int64_t b, int64_t e, int64_t C, int64_t S, const F& f) {
 // ---- relu family: x, y, dy, dx are flat (n) -------------------------------------------------
 
 void relu_forward(const float* x, float* y, int64_t n) {
+  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f;  // NaN stays NaN
+    vec::map_store(y, b, e, stream, [&](int64_t i) {
+      return (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f;  // NaN stays NaN
+    });
   });
 }
 
 // The gradient is 0 at x == 0 (PyTorch's threshold_backward). Both operands are loaded and picked
 // with vec::select: `c ? 0 : dy[i]` leaves dy's load conditional, and GCC keeps that loop scalar.
 void relu_backward(const float* dy, const float* x, float* dx, int64_t n) {
+  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] <= 0.0f, 0.0f, dy[i]);
+    vec::map_store(dx, b, e, stream, [&](int64_t i) { return vec::select(x[i] <= 0.0f, 0.0f, dy[i]); });
   });
 }
 
 void leaky_relu_forward(const float* x, float* y, int64_t n, float alpha) {
+  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = vec::select(x[i] > 0.0f, x[i], x[i] * alpha);
+    vec::map_store(y, b, e, stream, [&](int64_t i) { return vec::select(x[i] > 0.0f, x[i], x[i] * alpha); });
   });
 }
 
 void leaky_relu_backward(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
+  const bool stream = vec::stream_pays(n * sizeof(float));
   parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha);
+    vec::map_store(dx, b, e, stream, [&](int64_t i) { return vec::select(x[i] > 0.0f, dy[i], dy[i] * alpha); });
   });
 }
 
