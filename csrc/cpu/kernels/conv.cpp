@@ -1,10 +1,13 @@
-// Convolution: four algorithms, chosen per shape and pass by choose_algo() (the reasons are there).
+// Convolution: the algorithms below, chosen per shape and pass by choose_algo() (the reasons are there).
 //  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows; with one input
 //    channel and 5x5 taps (LeNet's conv1), vectorized over 8 samples instead (lane_forward).
-//  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2).
+//  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2
+//    weight gradient).
 //  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
+//  - "winograd-5x5": F(2x2, 5x5) over sample lanes for 5x5 stride-1 convs with 4 to 32 channels
+//    (winograd5.cpp; LeNet's conv2 forward and backward-data).
 //  - "depthwise": one group per input channel (groups == C > 1), direct loops (depthwise.cpp).
 //  - "dilated-winograd": a dilated stride-1 conv split into its dh*dw undilated phase convs, run
 //    as one batch on Winograd (dilated.cpp), all passes.
@@ -19,6 +22,7 @@
 #include "cpu/kernels/dilated.h"
 #include "cpu/kernels/pool.h"
 #include "cpu/kernels/winograd.h"
+#include "cpu/kernels/winograd5.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -27,6 +31,7 @@
 
 #include "cpu/gemm/sgemm.h"
 #include "cpu/vec/reduce.h"
+#include "cpu/vec/transpose.h"
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
@@ -467,8 +472,7 @@ void wide_forward_impl(const Conv2dParams& p, const float* x, const float* w, co
   });
 }
 
-// c[j] = column j of the 8x8 block r (defined with the filter tiles below).
-inline void transpose8(const vec::F32x8 r[8], vec::F32x8 c[8]);
+using vec::transpose8;  // c[j] = column j of the 8x8 block r
 // ---- direct convolution over sample lanes (one input channel: LeNet's conv1) --------------------
 // With one input channel the "wide" tile (6 filters x 16 outputs of a row) wastes Wp - Q outputs
 // per row and rounds the rows up to whole tiles (848 computed per 784 for LeNet's conv1), and the
@@ -676,26 +680,6 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
   for (int i = 0; i < MP; ++i) {
     vec::store8(out + i * 16, acc[i][0]);
     vec::store8(out + i * 16 + 8, acc[i][1]);
-  }
-}
-
-// c[j] = column j of the 8x8 block r (c[j][i] = r[i][j]): three rounds of shuffles in registers.
-// The filter tiles' copy into y and the dy transpose of the weight gradient.
-inline void transpose8(const vec::F32x8 r[8], vec::F32x8 c[8]) {
-  using vec::F32x8;
-  F32x8 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {  // t[i], t[i+1]: rows i, i+1 interleaved (columns 0,1,4,5 / 2,3,6,7)
-    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-  }
-  for (int i = 0; i < 8; i += 4)  // u[i + j]: rows i..i+3 of columns j and j + 4
-    for (int h = 0; h < 2; ++h) {
-      u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-      u[i + 2 * h + 1] = __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-  for (int j = 0; j < 4; ++j) {
-    c[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    c[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
   }
 }
 
@@ -1115,7 +1099,7 @@ void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x
 
 // ---- the choice of algorithm -----------------------------------------------------------------
 
-enum class Algo { gemm, wide, filters, winograd, depthwise, dilated };
+enum class Algo { gemm, wide, filters, winograd, winograd5, depthwise, dilated };
 enum class Pass { forward, backward_data, backward_weight };
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -1139,12 +1123,15 @@ inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // The direct kernels run in parallel over samples (and the 8 fixed chunks of the weight
 // gradient) only, so small batches keep the GEMM and its threads inside each sample.
 // Winograd comes first: 3x3 stride 1 with enough channels and tiles (the measured thresholds are
-// in winograd_applies), backward-data judged on its flipped problem like the direct kernels.
+// in winograd_applies), backward-data judged on its flipped problem like the direct kernels; then
+// Winograd 5x5 (winograd5_applies: few channels, judged on the conv itself in every pass, its
+// backward-data being the adjoint of its forward).
 // (Depthwise convs are routed by choose_algo below.)
 Algo choose_generic_algo(const Conv2dParams& p, Pass pass) {
   const Conv2dParams q = pass == Pass::backward_data ? flipped_problem(p) : p;
   if (p.stride_h == 1 && p.stride_w == 1 && winograd_applies(q, pass == Pass::backward_weight))
     return Algo::winograd;
+  if (winograd5_applies(p, pass == Pass::backward_weight)) return Algo::winograd5;
   if (p.stride_h != 1 || p.stride_w != 1 || p.N < kDirectMinBatch) return Algo::gemm;
   const int64_t Kg = q.K / q.groups, taps = q.C / q.groups * q.R * q.S, PQ = q.P * q.Q;
   if (taps > kDirectMaxTaps || PQ == 0) return Algo::gemm;
@@ -1199,6 +1186,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     case Algo::wide: return wide_forward(p, x, w, b, y);
     case Algo::filters: return filters_forward(p, x, w, b, y);
     case Algo::winograd: return winograd_forward(p, x, w, b, y);
+    case Algo::winograd5: return winograd5_forward(p, x, w, b, y, nullptr);
     case Algo::depthwise: return depthwise_forward(p, x, w, b, y);
     case Algo::dilated: return dilated_forward(p, x, w, b, y);
     case Algo::gemm: break;
@@ -1237,6 +1225,10 @@ void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, 
                          const Pool2dParams& pp, float* y) {
   const int64_t zsize = p.K * p.P * p.Q, ysize = p.K * pp.P * pp.Q, xsize = p.C * p.H * p.W;
   const Algo algo = choose_algo(p, Pass::forward);
+  const bool tiling_2x2 = pp.kh == 2 && pp.kw == 2 && pp.sh == 2 && pp.sw == 2 && pp.pad_top == 0 &&
+                          pp.pad_left == 0 && p.P == 2 * pp.P && p.Q == 2 * pp.Q;
+  // Winograd F(2x2, 5x5): a tile's 2x2 outputs are a pool window, pooled in registers
+  if (algo == Algo::winograd5 && tiling_2x2) return winograd5_forward(p, x, w, b, z, y);
   if (algo != Algo::wide && algo != Algo::filters) {
     std::vector<float> whole;  // not kept: callers pass z for these algorithms (no fusion to gain)
     if (!z) {
@@ -1250,8 +1242,7 @@ void conv2d_pool_forward(const Conv2dParams& p, const float* x, const float* w, 
   // A 2x2 stride-2 pool tiling z exactly: pooled straight from the kernel's own buffer (wide rows,
   // or the filters' position-major tiles), per sample, while it is in L1 (z written beside it
   // when asked for).
-  if (pp.kh == 2 && pp.kw == 2 && pp.sh == 2 && pp.sw == 2 && pp.pad_top == 0 && pp.pad_left == 0 &&
-      p.P == 2 * pp.P && p.Q == 2 * pp.Q)
+  if (tiling_2x2)
     return algo == Algo::wide ? wide_forward(p, x, w, b, z, y) : filters_forward(p, x, w, b, z, y);
   // Blocks of up to 16 samples and ~128 KB of z, at least 2 per thread when the batch allows.
   const int64_t threads = get_num_threads();
@@ -1284,6 +1275,7 @@ void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w
                           float* dx) {
   const Algo algo = choose_algo(p, Pass::backward_data);
   if (algo == Algo::winograd) return winograd_backward_data(p, dy, w, b, dx);
+  if (algo == Algo::winograd5) return winograd5_backward_data(p, dy, w, b, dx);
   if (algo == Algo::depthwise) return depthwise_backward_data(p, dy, w, b, dx);
   if (algo == Algo::dilated) return dilated_backward_data(p, dy, w, b, dx);
   if (algo != Algo::gemm) {
@@ -1328,6 +1320,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* dy, const float*
     case Algo::wide: return wide_backward_weight(p, dy, x, dw);
     case Algo::filters: return filters_backward_weight(p, dy, x, dw);
     case Algo::winograd: return winograd_backward_weight(p, dy, x, dw);
+    case Algo::winograd5: return winograd5_backward_weight(p, dy, x, dw);
     case Algo::depthwise: return depthwise_backward_weight(p, dy, x, dw);
     case Algo::dilated: return dilated_backward_weight(p, dy, x, dw);
     case Algo::gemm: break;
@@ -1394,6 +1387,7 @@ const char* conv2d_algorithm(const Conv2dParams& p, int pass) {
     case Algo::wide: return "wide";
     case Algo::filters: return "filters";
     case Algo::winograd: return "winograd";
+    case Algo::winograd5: return "winograd-5x5";
     case Algo::depthwise: return "depthwise";
     case Algo::dilated: return "dilated-winograd";
     case Algo::gemm: break;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cpu/gemm/sgemm.h"
+#include "cpu/vec/transpose.h"
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
 
@@ -143,26 +144,7 @@ Lanes lanes_of(const Geometry& g, int64_t t, int64_t pad_top, int64_t pad_left) 
   return L;
 }
 
-// r[0..7] (8 rows of 8) -> c[0..7] (its 8 columns): c[j][i] = r[i][j].
-inline void transpose8(const F32x8* r, F32x8* c) {
-#define FASTCNN_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-  F32x8 t[8], s[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = FASTCNN_SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-    t[i + 1] = FASTCNN_SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    s[i] = FASTCNN_SHUF(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-    s[i + 1] = FASTCNN_SHUF(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    s[i + 2] = FASTCNN_SHUF(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-    s[i + 3] = FASTCNN_SHUF(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-  }
-  for (int j = 0; j < 4; ++j) {
-    c[j] = FASTCNN_SHUF(s[j], s[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    c[j + 4] = FASTCNN_SHUF(s[j], s[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-  }
-#undef FASTCNN_SHUF
-}
+using vec::transpose8;
 
 // row[ox + j] for j < 6 inside [0, W), else 0 (j = 6, 7 too), for W >= 8: one load from inside the
 // row, shifted into place and masked.

@@ -163,9 +163,18 @@ class _Conv(Layer):
 
         direct = Direct(x.shape, forward, backward)
         direct.pool_forward = pool_forward
-        # the direct kernels pool each block of samples while its conv output is in cache; the
-        # others conv then pool the whole batch and need z written
-        direct.per_sample = _C.conv2d_algorithm(x, w, *args, "forward") in ("wide", "filters")
+        # The direct kernels pool each block of samples while its conv output is in cache, and
+        # Winograd 5x5 pools a 2x2 stride-2 pool that tiles z from registers: neither needs z in
+        # inference. The others conv then pool the whole batch and need z written.
+        algo = _C.conv2d_algorithm(x, w, *args, "forward")
+        P, Q = self.output_shape[1:]
+
+        def pools_without_z(pool_geometry):
+            kernel, pool_stride, pool_pads, _ = pool_geometry
+            tiles = tuple(kernel) == (2, 2) and tuple(pool_stride) == (2, 2) and not any(pool_pads) \
+                and P % 2 == 0 and Q % 2 == 0
+            return algo in ("wide", "filters") or (algo == "winograd-5x5" and tiles)
+        direct.pools_without_z = pools_without_z
         return direct
 
     def _extents(self):
@@ -221,7 +230,7 @@ class _Conv(Layer):
                 or (b is not None and not plain(b)) or self.activation not in _ELEMENTWISE:
             return None
         zp = pool.buffer("zp", (len(x), *pool.output_shape))
-        z = self.buffer("y", zshape) if training or not d.per_sample else None
+        z = self.buffer("y", zshape) if training or not d.pools_without_z(pd[1]) else None
         d.pool_forward(x, w, b, z, zp, pd[1])
         if training:
             self.cache = (x, z, None)
