@@ -2,7 +2,7 @@
 //  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows; with one input
-//    channel and 5x5 taps (LeNet's conv1), vectorized over 8 samples instead (lane_forward).
+//    channel and 5x5 taps (LeNet's conv1), vectorized over 8 or 16 samples instead (lane_forward).
 //  - "filters": direct loops for stride 1 and few taps, vectorized over 16 filters (LeNet's conv2
 //    weight gradient).
 //  - "winograd": F(4x4, 3x3) for 3x3 stride-1 convs with many channels (winograd.cpp), all passes.
@@ -477,89 +477,102 @@ using vec::transpose8;  // c[j] = column j of the 8x8 block r
 // With one input channel the "wide" tile (6 filters x 16 outputs of a row) wastes Wp - Q outputs
 // per row and rounds the rows up to whole tiles (848 computed per 784 for LeNet's conv1), and the
 // 2x2 pool re-reads its stores with shuffles to pair columns (14% of the fused call's time,
-// batch 128, one thread). Here lane l of every vector belongs to sample n0 + l (8 samples a
-// group): the input is transposed once into a padded buffer xt[row][col][8] (zeros around), a
-// tile is kLaneFilters filters x one 2x2 window of outputs (12 accumulators, every lane useful,
-// 4 input loads and 3 broadcasts per tap), the window's max is taken lane by lane from the
+// batch 128, one thread). Here lane l of every vector belongs to sample n0 + l (kLanes samples a
+// group): the input is transposed once into a padded buffer xt[row][col][lane] (zeros around), a
+// tile is kLaneFilters filters x one 2x2 window of outputs (AVX2: 3 filters, 12 accumulators, 4
+// input loads and 3 broadcasts per tap; AVX-512: 6 filters, 24 accumulators; every lane useful),
+// the window's max is taken lane by lane from the
 // registers, and the group's outputs are staged per filter plane, then written to y (and pooled)
 // one sample plane at a time by 8x8 transposes (for a large batch the stores then stream through
 // each sample's plane; staging a row pair of planes, 8 planes touched per row, lost 10-20% at
 // batch 1000). Each output is still the sum over taps (r, s) in order from 0 (all taps, those
 // reading padding too), then + bias: the bits of wide_tile_rows' sums and copy-out.
-// Measured alternatives (batch 128, one thread): 2 filters x the 2x2 window (8 accumulators, the
+// AVX-512 (16 lanes, 6 filters) against 8 lanes and 3 filters, LeNet's conv1 + pool, batch 128, one
+// thread: 0.29 -> 0.18 ms with z written (training), 0.25 -> 0.14 ms without (inference). Measured
+// alternatives with 8 lanes (batch 128, one thread, AVX2):
+// 2 filters x the 2x2 window (8 accumulators, the
 // right column's input carried to the next tap: 2 loads + 2 broadcasts per 8 multiply-adds) and
 // 6 filters x 2 outputs of a row (1 load + 6 broadcasts per 12) were 5-10% slower.
 
-constexpr int kLaneFilters = 3;
-typedef int32_t LaneMask8 __attribute__((vector_size(32)));
+// Lanes: vec::kLanes samples a group (8 with AVX2, 16 with AVX-512). Filters per tile: 3 with 16
+// vector registers (12 accumulators), 6 with AVX-512's 32 (24 accumulators, 6 broadcasts and the
+// input vector: 31 registers).
+constexpr int kLaneFilters = vec::kLanes == 16 ? 6 : 3;
+constexpr int64_t kLaneGroup = vec::kLanes;
+typedef int32_t LaneMask __attribute__((vector_size(4 * vec::kLanes)));
 
 // m, or v when v beats it (v > m, or v is NaN): max_pool2d's scan rule, lane by lane.
-inline vec::F32x8 lane_take(vec::F32x8 m, vec::F32x8 v) {
-  const LaneMask8 t = (v > m) | (v != v);
+inline vec::F32v lane_take(vec::F32v m, vec::F32v v) {
+  const LaneMask t = (v > m) | (v != v);
   return t ? v : m;
 }
 
 // The 2x2 window of outputs whose tap (0, 0) reads xt, filters kk < KB: acc[kk][d] = sum over taps
-// (r, s) of wpk[(r*S + s)*KB + kk] * xt[(r + d/2)*ldr + (s + d%2)*8 + 0:8], z_d = acc[kk][d] +
-// bias[kk], stored at zr[kk*ldk + (d/2)*ldz + (d%2)*8] (zr null: not stored) and the window's max
-// at pr[kk*ldp] (pr null: not pooled). Not inlined, and without predictive commoning (reusing the
-// right column's load as the next tap's left one): either way GCC spills an accumulator in the
-// tap loop (12 accumulators, KB broadcasts and one input vector fill the 16 registers).
+// (r, s) of wpk[(r*S + s)*KB + kk] * xt[(r + d/2)*ldr + (s + d%2)*L + 0:L], z_d = acc[kk][d] +
+// bias[kk], stored at zr[kk*ldk + (d/2)*ldz + (d%2)*L] (zr null: not stored) and the window's max
+// at pr[kk*ldp] (pr null: not pooled); L = kLaneGroup. Not inlined, and without predictive
+// commoning (reusing the right column's load as the next tap's left one): either way GCC spills an
+// accumulator in the tap loop (the accumulators, KB broadcasts and one input vector fill the
+// registers).
 template <int KB, int R, int S>
 [[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void lane_window(
     const float* xt, int64_t ldr, const float* wpk, const float* bias, float* zr, int64_t ldk, int64_t ldz,
     float* pr, int64_t ldp) {
-  using vec::F32x8;
-  F32x8 acc[KB][4];
+  using vec::F32v;
+  constexpr int64_t L = kLaneGroup;
+  F32v acc[KB][4];
   for (int kk = 0; kk < KB; ++kk)
-    for (int d = 0; d < 4; ++d) acc[kk][d] = vec::splat8(0.f);
+    for (int d = 0; d < 4; ++d) acc[kk][d] = vec::splatv(0.f);
   for (int r = 0; r < R; ++r) {
     const float* x0 = xt + r * ldr;
 #pragma GCC unroll 1
     for (int s = 0; s < S; ++s, wpk += KB) {
-      F32x8 wv[KB];
-      for (int kk = 0; kk < KB; ++kk) wv[kk] = vec::splat8(wpk[kk]);
+      F32v wv[KB];
+      for (int kk = 0; kk < KB; ++kk) wv[kk] = vec::splatv(wpk[kk]);
       for (int d = 0; d < 4; ++d) {
-        const F32x8 xv = vec::load8(x0 + (d / 2) * ldr + (s + d % 2) * 8);
+        const F32v xv = vec::loadv(x0 + (d / 2) * ldr + (s + d % 2) * L);
         for (int kk = 0; kk < KB; ++kk) acc[kk][d] += wv[kk] * xv;
       }
     }
   }
   for (int kk = 0; kk < KB; ++kk) {
-    const F32x8 bv = vec::splat8(bias[kk]);
-    const F32x8 z0 = acc[kk][0] + bv, z1 = acc[kk][1] + bv, z2 = acc[kk][2] + bv, z3 = acc[kk][3] + bv;
+    const F32v bv = vec::splatv(bias[kk]);
+    const F32v z0 = acc[kk][0] + bv, z1 = acc[kk][1] + bv, z2 = acc[kk][2] + bv, z3 = acc[kk][3] + bv;
     if (zr) {
-      vec::store8(zr + kk * ldk, z0);
-      vec::store8(zr + kk * ldk + 8, z1);
-      vec::store8(zr + kk * ldk + ldz, z2);
-      vec::store8(zr + kk * ldk + ldz + 8, z3);
+      vec::storev(zr + kk * ldk, z0);
+      vec::storev(zr + kk * ldk + L, z1);
+      vec::storev(zr + kk * ldk + ldz, z2);
+      vec::storev(zr + kk * ldk + ldz + L, z3);
     }
     // the tournament of max_pool2d's 2x2 fast path: (a, b) and (c, d), then bottom vs top
-    if (pr) vec::store8(pr + kk * ldp, lane_take(lane_take(z0, z1), lane_take(z2, z3)));
+    if (pr) vec::storev(pr + kk * ldp, lane_take(lane_take(z0, z1), lane_take(z2, z3)));
   }
 }
 
-// dst[l*ldd + j] = src[j*8 + l] for j < n, l < nl: n staged columns of 8 lanes back into nl rows,
-// 8 columns per transpose (the last block shifted back to end at n: columns written twice get the
-// same value).
+// dst[l*ldd + j] = src[j*L + l] for j < n, l < nl: n staged columns of L lanes back into nl rows,
+// 8 columns of 8 lanes per transpose (the last block shifted back to end at n: columns written
+// twice get the same value).
 void lanes_to_rows(const float* src, int64_t n, int64_t nl, float* dst, int64_t ldd) {
+  constexpr int64_t L = kLaneGroup;
   if (n < 8) {
     for (int64_t l = 0; l < nl; ++l)
-      for (int64_t j = 0; j < n; ++j) dst[l * ldd + j] = src[j * 8 + l];
+      for (int64_t j = 0; j < n; ++j) dst[l * ldd + j] = src[j * L + l];
     return;
   }
   vec::F32x8 r[8], c[8];
   for (int64_t j = 0;; j += 8) {
     const int64_t j0 = std::min(j, n - 8);
-    for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + (j0 + i) * 8);
-    transpose8(r, c);
-    for (int64_t l = 0; l < nl; ++l) vec::store8(dst + l * ldd + j0, c[l]);
+    for (int64_t l0 = 0; l0 < nl; l0 += 8) {
+      for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + (j0 + i) * L + l0);
+      transpose8(r, c);
+      for (int64_t l = 0; l < std::min<int64_t>(8, nl - l0); ++l) vec::store8(dst + (l0 + l) * ldd + j0, c[l]);
+    }
     if (j0 + 8 >= n) return;
   }
 }
 
 // The applicability of lane_forward: stride 1, one group of one input channel, 5x5 taps, no
-// dilation, padding >= 0, a batch of at least one lane group, an even output of rows of 8 or more.
+// dilation, padding >= 0, a batch of at least 8 samples, an even output of rows of 8 or more.
 bool lanes_apply(const Conv2dParams& p) {
   return p.groups == 1 && p.C == 1 && p.R == 5 && p.S == 5 && p.stride_h == 1 && p.stride_w == 1 &&
          p.dil_h == 1 && p.dil_w == 1 && p.pad_top >= 0 && p.pad_left >= 0 && p.N >= 8 && p.W >= 8 &&
@@ -574,31 +587,35 @@ void lane_forward(const Conv2dParams& p, const float* x, const float* w, const f
                   float* pooled) {
   using vec::F32x8;
   constexpr int KB = kLaneFilters;
+  constexpr int64_t L = kLaneGroup;
   const int64_t K = p.K, HW = p.H * p.W, PQ = p.P * p.Q, P2 = p.P / 2, Q2 = p.Q / 2, PQ2 = P2 * Q2;
   // Buffer rows/columns: every tap of every window, and the whole input (rows and columns past the
   // windows' reach are written, never read).
   const int64_t Hb = std::max(p.P + R - 1, p.H + p.pad_top), Wb = std::max(p.Q + S - 1, p.W + p.pad_left);
-  const int64_t ldr = Wb * 8, kblocks = (K + KB - 1) / KB, groups = (p.N + 7) / 8;
+  const int64_t ldr = Wb * L, kblocks = (K + KB - 1) / KB, groups = (p.N + L - 1) / L;
   float* wpk = direct_workspace<0>(kblocks * R * S * KB);
   pack_filter_blocks(w, 1, K, R * S, KB, wpk, [](int64_t t) { return t; });
 
   parallel_for(0, groups, 0, [&](int64_t g0, int64_t g1) {
     float* xt = direct_workspace<8>(Hb * ldr);
     std::fill(xt, xt + Hb * ldr, 0.f);  // the padding; the input part is rewritten per group
-    float* zs = y ? direct_workspace<9>(KB * PQ * 8) : nullptr;           // [kk][p][q][lane]
-    float* ps = pooled ? direct_workspace<10>(KB * PQ2 * 8) : nullptr;  // [kk][window][lane]
+    float* zs = y ? direct_workspace<9>(KB * PQ * L) : nullptr;           // [kk][p][q][lane]
+    float* ps = pooled ? direct_workspace<10>(KB * PQ2 * L) : nullptr;  // [kk][window][lane]
     const F32x8 zero = vec::splat8(0.f);
     for (int64_t gi = g0; gi < g1; ++gi) {
-      const int64_t n0 = gi * 8, nl = std::min<int64_t>(8, p.N - n0);
-      // xt[(h + pad_top)*ldr + (w + pad_left)*8 + l] = x[n0 + l, 0, h, w] (0 for the lanes past N)
+      const int64_t n0 = gi * L, nl = std::min<int64_t>(L, p.N - n0);
+      // xt[(h + pad_top)*ldr + (w + pad_left)*L + l] = x[n0 + l, 0, h, w] (0 for the lanes past N)
       F32x8 r[8], c[8];
       for (int64_t h = 0; h < p.H; ++h)
         for (int64_t j = 0;; j += 8) {
           const int64_t j0 = std::min(j, p.W - 8);
-          for (int l = 0; l < 8; ++l) r[l] = l < nl ? vec::load8(x + (n0 + l) * HW + h * p.W + j0) : zero;
-          transpose8(r, c);
-          float* d = xt + (h + p.pad_top) * ldr + (j0 + p.pad_left) * 8;
-          for (int i = 0; i < 8; ++i) vec::store8(d + i * 8, c[i]);
+          float* d = xt + (h + p.pad_top) * ldr + (j0 + p.pad_left) * L;
+          for (int64_t l0 = 0; l0 < L; l0 += 8) {
+            for (int l = 0; l < 8; ++l)
+              r[l] = l0 + l < nl ? vec::load8(x + (n0 + l0 + l) * HW + h * p.W + j0) : zero;
+            transpose8(r, c);
+            for (int i = 0; i < 8; ++i) vec::store8(d + i * L + l0, c[i]);
+          }
           if (j0 + 8 >= p.W) break;
         }
       for (int64_t kb = 0; kb < kblocks; ++kb) {
@@ -607,13 +624,13 @@ void lane_forward(const Conv2dParams& p, const float* x, const float* w, const f
         for (int kk = 0; kk < KB; ++kk) bias[kk] = b && kk < kn ? b[kb * KB + kk] : 0.f;
         for (int64_t pr = 0; pr < P2; ++pr)
           for (int64_t qw = 0; qw < Q2; ++qw)
-            lane_window<KB, R, S>(xt + 2 * pr * ldr + 2 * qw * 8, ldr, wpk + kb * R * S * KB, bias,
-                                  zs ? zs + (2 * pr * p.Q + 2 * qw) * 8 : nullptr, PQ * 8, p.Q * 8,
-                                  ps ? ps + (pr * Q2 + qw) * 8 : nullptr, PQ2 * 8);
+            lane_window<KB, R, S>(xt + 2 * pr * ldr + 2 * qw * L, ldr, wpk + kb * R * S * KB, bias,
+                                  zs ? zs + (2 * pr * p.Q + 2 * qw) * L : nullptr, PQ * L, p.Q * L,
+                                  ps ? ps + (pr * Q2 + qw) * L : nullptr, PQ2 * L);
         for (int64_t kk = 0; kk < kn; ++kk) {
           const int64_t k = kb * KB + kk;
-          if (zs) lanes_to_rows(zs + kk * PQ * 8, PQ, nl, y + (n0 * K + k) * PQ, K * PQ);
-          if (ps) lanes_to_rows(ps + kk * PQ2 * 8, PQ2, nl, pooled + (n0 * K + k) * PQ2, K * PQ2);
+          if (zs) lanes_to_rows(zs + kk * PQ * L, PQ, nl, y + (n0 * K + k) * PQ, K * PQ);
+          if (ps) lanes_to_rows(ps + kk * PQ2 * L, PQ2, nl, pooled + (n0 * K + k) * PQ2, K * PQ2);
         }
       }
     }
