@@ -882,6 +882,45 @@ void fill_shifted(const Conv2dParams& p, const ShiftedCopy* cps, const float* x,
   }
 }
 
+// As filter_weight_tile for ROWS x S taps that are ROWS rows of S contiguous taps (dil_w == 1;
+// off[j*S] is row j's first tap): one pointer per row, the S broadcasts at fixed offsets from it,
+// so that AVX-512's 16-filter vectors get ROWS*S accumulators (25 for 5x5 taps) where
+// filter_weight_tile's 6 taps (a pointer each) would leave the multiply-adds waiting on loads.
+// Each accumulator sums the positions in the same order: the same bits. Without predictive
+// commoning: GCC otherwise carries each row's x values to the next position through the stack.
+template <int ROWS, int S>
+[[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void filter_weight_tile_rows(const Conv2dParams& p, const WideGeometry& g,
+                                               const float* dyt, int64_t ldd, const float* xp,
+                                               const int64_t* off, float* vacc) {
+  using vec::F32v;
+  constexpr int64_t L = vec::kLanes, NV = kFilterBlock / L, MT = ROWS * S;
+  F32v acc[MT][NV];
+  const float* xr[ROWS];
+  for (int j = 0; j < ROWS; ++j) xr[j] = xp + off[j * S];
+  for (int i = 0; i < MT; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
+  for (int64_t op = 0; op < p.P; ++op) {
+    const float* d = dyt + op * p.Q * ldd;
+    const int64_t row = op * g.Wp;
+    for (int64_t q = 0; q < p.Q; ++q) {
+      F32v dv[NV];
+      for (int v = 0; v < NV; ++v) dv[v] = vec::loadv(d + q * ldd + v * L);
+      for (int j = 0; j < ROWS; ++j) {
+        const float* xq = xr[j] + row + q;
+        for (int s = 0; s < S; ++s) {
+          const F32v a = vec::splatv(xq[s]);
+          for (int v = 0; v < NV; ++v) acc[j * S + s][v] += a * dv[v];
+        }
+      }
+    }
+  }
+  for (int i = 0; i < MT; ++i)
+    for (int v = 0; v < NV; ++v) {
+      float* a = vacc + i * kFilterBlock + v * L;
+      vec::storev(a, vec::loadv(a) + acc[i][v]);
+    }
+}
+
 // dst[m*ldd + k] = src[k*PQ + m] for k < K, m < PQ: 8x8 blocks through registers, the edges
 // element by element (LeNet's conv2, 16 x 100 per sample: the element loop, strided reads and all,
 // was an eighth of its weight gradient).
@@ -906,12 +945,16 @@ void filters_backward_weight(const Conv2dParams& p, const float* dy, const float
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
   const WideGeometry g = wide_geometry(p);
   const int64_t kblocks = (Kg + kFilterBlock - 1) / kFilterBlock;
-  const int64_t tblocks = (taps + kPositionBlock - 1) / kPositionBlock;
-  const int64_t ldd = kblocks * kFilterBlock, block = kPositionBlock * kFilterBlock;
+  // Taps per tile: with AVX-512 and rows of 5 or 3 contiguous taps, 5 or 8 whole rows
+  // (filter_weight_tile_rows), else kPositionBlock (filter_weight_tile).
+  const int rows = vec::kLanes == 16 && p.dil_w == 1 ? (p.S == 5 ? 5 : p.S == 3 ? 8 : 0) : 0;
+  const int64_t TB = rows ? rows * p.S : kPositionBlock;
+  const int64_t tblocks = (taps + TB - 1) / TB;
+  const int64_t ldd = kblocks * kFilterBlock, block = TB * kFilterBlock;
   const int64_t vsize = G * kblocks * tblocks * block;
   const int64_t chunks = std::min(p.N, kWeightChunks);
   // Taps past the end of the last block read tap 0's data; their sums are dropped.
-  const int64_t* offs = tap_offsets(p, g, tblocks * kPositionBlock);
+  const int64_t* offs = tap_offsets(p, g, tblocks * TB);
   float* partials = direct_workspace<3>(chunks * wsize);
 
   parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
@@ -927,9 +970,16 @@ void filters_backward_weight(const Conv2dParams& p, const float* dy, const float
           transpose_rows(dy + (n * p.K + gi * Kg) * PQ, Kg, PQ, dyt, ldd);
           float* vg = vacc + gi * kblocks * tblocks * block;
           for (int64_t kb = 0; kb < kblocks; ++kb)
-            for (int64_t tb = 0; tb < tblocks; ++tb)
-              filter_weight_tile(p, g, dyt + kb * kFilterBlock, ldd, xp,
-                                 offs + tb * kPositionBlock, vg + (kb * tblocks + tb) * block);
+            for (int64_t tb = 0; tb < tblocks; ++tb) {
+              const float* dk = dyt + kb * kFilterBlock;
+              float* vt = vg + (kb * tblocks + tb) * block;
+              if (rows == 5)
+                filter_weight_tile_rows<5, 5>(p, g, dk, ldd, xp, offs + tb * TB, vt);
+              else if (rows == 8)
+                filter_weight_tile_rows<8, 3>(p, g, dk, ldd, xp, offs + tb * TB, vt);
+              else
+                filter_weight_tile(p, g, dk, ldd, xp, offs + tb * TB, vt);
+            }
         }
       }
       float* part = partials + ci * wsize;
@@ -939,8 +989,8 @@ void filters_backward_weight(const Conv2dParams& p, const float* dy, const float
           const float* vk = vacc + (gi * kblocks + k / kFilterBlock) * tblocks * block +
                             k % kFilterBlock;
           float* pk = part + (gi * Kg + k) * taps;
-          for (int64_t t0 = 0; t0 < taps; t0 += kPositionBlock, vk += block)
-            for (int64_t i = 0; i < std::min(kPositionBlock, taps - t0); ++i)
+          for (int64_t t0 = 0; t0 < taps; t0 += TB, vk += block)
+            for (int64_t i = 0; i < std::min(TB, taps - t0); ++i)
               pk[t0 + i] = vk[i * kFilterBlock];
         }
     }
@@ -971,24 +1021,25 @@ void direct_backward_data(const Conv2dParams& p, bool by_filters, const float* d
     wide_forward(flipped_problem(p), dy, wf, b, dx);
 }
 
-// vacc[(kk*ldj + j)*8 + l] += sum over vectors v < len/8 of d[kk][8v + l] * xj[j][8v + l].
-// Under 8 accumulators (the narrow last tile) do not hide the multiply-add latency: U = 2 sets
-// then take the even and the odd vectors.
+// vacc[(kk*ldj + j)*L + l] += sum over vectors v < len/L of d[kk][Lv + l] * xj[j][Lv + l], L =
+// vec::kLanes. Under 8 accumulators (the narrow last tile) do not hide the multiply-add latency:
+// U = 2 sets then take the even and the odd vectors.
 template <int KB, int JB>
 inline void wide_weight_tile(const float* const* d, const float* const* xj, int64_t len,
                              float* vacc, int64_t ldj) {
-  using vec::F32x8;
+  using vec::F32v;
+  constexpr int64_t L = vec::kLanes;
   constexpr int U = KB * JB < 8 ? 2 : 1;
-  F32x8 acc[U][KB][JB];
+  F32v acc[U][KB][JB];
   for (int u = 0; u < U; ++u)
     for (int kk = 0; kk < KB; ++kk)
-      for (int j = 0; j < JB; ++j) acc[u][kk][j] = vec::splat8(0.f);
-  const F32x8 zero = vec::splat8(0.f);
+      for (int j = 0; j < JB; ++j) acc[u][kk][j] = vec::splatv(0.f);
+  const F32v zero = vec::splatv(0.f);
   auto step = [&](int u, int64_t i) {
-    F32x8 dv[KB];
-    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::load8(d[kk] + i);
+    F32v dv[KB];
+    for (int kk = 0; kk < KB; ++kk) dv[kk] = vec::loadv(d[kk] + i);
     for (int j = 0; j < JB; ++j) {
-      F32x8 xv = vec::load8(xj[j] + i);
+      F32v xv = vec::loadv(xj[j] + i);
       // + 0 (kept: it turns -0 into +0): with KB = 2, GCC otherwise folds the load into both
       // multiply-adds (2 x 5, measured: 12 loads per 10 of them, no faster than 3 x 4 padded to
       // 28 taps). Not with KB > 2: the register it takes made GCC fold the dy loads instead.
@@ -997,15 +1048,15 @@ inline void wide_weight_tile(const float* const* d, const float* const* xj, int6
     }
   };
   int64_t i = 0;
-  for (; i + 8 * U <= len; i += 8 * U)
-    for (int u = 0; u < U; ++u) step(u, i + 8 * u);
+  for (; i + L * U <= len; i += L * U)
+    for (int u = 0; u < U; ++u) step(u, i + L * u);
   if (i < len) step(0, i);
   for (int kk = 0; kk < KB; ++kk)
     for (int j = 0; j < JB; ++j) {
-      F32x8 sum = acc[0][kk][j];
+      F32v sum = acc[0][kk][j];
       if constexpr (U == 2) sum = sum + acc[1][kk][j];
-      float* a = vacc + (kk * ldj + j) * 8;
-      vec::store8(a, vec::load8(a) + sum);
+      float* a = vacc + (kk * ldj + j) * L;
+      vec::storev(a, vec::loadv(a) + sum);
     }
 }
 
@@ -1025,18 +1076,20 @@ void wide_weight_tile_cols(int64_t cols, const float* const* d, const float* con
 // over the P*Q outputs only (no thrown-away columns, no copy of dy; LeNet's conv1 copies 5 planes
 // of 32x28 from a 28x28 sample where a re-layout of dy copied 6 planes of 28x30 from its 6x28x28,
 // and computes 25 of 25 taps per output, where the wide rows computed 28 x 30/28). A partial last
-// vector of dy (P*Q not a multiple of 8) goes through a zero-padded copy. The padding of the
+// vector of dy (P*Q not a multiple of kLanes) goes through a zero-padded copy. The padding of the
 // planes is written once per chunk (it never changes), the x values per sample. The batch is split
-// into the fixed chunks of conv2d_backward_weight; each keeps 8 lanes per weight, summed at its end.
+// into the fixed chunks of conv2d_backward_weight; each keeps kLanes lanes per weight, summed at
+// its end.
 template <int KB, int JB>
 void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const float* x,
                                float* dw) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, wsize = p.K * taps;
   const ShiftedGeometry g = shifted_geometry(p);
-  const int64_t full = PQ / 8 * 8, tail = PQ - full;
+  constexpr int64_t L = vec::kLanes;
+  const int64_t full = PQ / L * L, tail = PQ - full;
   const int64_t kblocks = (Kg + KB - 1) / KB, jblocks = (taps + JB - 1) / JB;
-  const int64_t vsize = G * kblocks * KB * jblocks * JB * 8;  // lane accumulators of one chunk
+  const int64_t vsize = G * kblocks * KB * jblocks * JB * L;  // lane accumulators of one chunk
   const int64_t chunks = std::min(p.N, kWeightChunks);
 
   // Taps past the end of the last block read tap 0's data; their sums are dropped.
@@ -1046,35 +1099,35 @@ void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const flo
   parallel_for(0, chunks, 0, [&](int64_t c0, int64_t c1) {
     float* xs = shifted_workspace(p, g);
     float* vacc = direct_workspace<4>(vsize);
-    alignas(32) float dtail[KB * 8];
+    alignas(64) float dtail[KB * L];
     for (int64_t ci = c0; ci < c1; ++ci) {
       std::fill(vacc, vacc + vsize, 0.f);
       for (int64_t n = ci * p.N / chunks; n < (ci + 1) * p.N / chunks; ++n) {
         for (int64_t gi = 0; gi < G; ++gi) {
           fill_shifted(p, cps, x + (n * p.C + gi * Cg) * HW, xs);
           const float* dyg = dy + (n * p.K + gi * Kg) * PQ;
-          float* vg = vacc + gi * kblocks * KB * jblocks * JB * 8;
+          float* vg = vacc + gi * kblocks * KB * jblocks * JB * L;
           for (int64_t kb = 0; kb < kblocks; ++kb) {
             // filter rows past K/g repeat the last one (their sums are dropped)
             const float* d[KB];
             for (int kk = 0; kk < KB; ++kk) d[kk] = dyg + std::min(kb * KB + kk, Kg - 1) * PQ;
             const float* dt[KB];
             if (tail) {
-              std::fill(dtail, dtail + KB * 8, 0.f);
+              std::fill(dtail, dtail + KB * L, 0.f);
               for (int kk = 0; kk < KB; ++kk) {
-                for (int64_t l = 0; l < tail; ++l) dtail[kk * 8 + l] = d[kk][full + l];
-                dt[kk] = dtail + kk * 8;
+                for (int64_t l = 0; l < tail; ++l) dtail[kk * L + l] = d[kk][full + l];
+                dt[kk] = dtail + kk * L;
               }
             }
             for (int64_t jb = 0; jb < jblocks; ++jb) {
               const float* xj[JB];
               for (int j = 0; j < JB; ++j) xj[j] = xs + offs[jb * JB + j];
-              float* a = vg + (kb * jblocks + jb) * KB * JB * 8;
+              float* a = vg + (kb * jblocks + jb) * KB * JB * L;
               const int64_t cols = std::min<int64_t>(JB, taps - jb * JB);
               wide_weight_tile_cols<KB, JB>(cols, d, xj, full, a, JB);
               if (tail) {
                 for (int j = 0; j < JB; ++j) xj[j] += full;
-                wide_weight_tile_cols<KB, JB>(cols, dt, xj, 8, a, JB);
+                wide_weight_tile_cols<KB, JB>(cols, dt, xj, L, a, JB);
               }
             }
           }
@@ -1087,9 +1140,11 @@ void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const flo
           for (int64_t t = 0; t < taps; ++t) {
             const int64_t kb = k / KB, kk = k % KB, jb = t / JB, j = t % JB;
             const float* a =
-                vacc + (((gi * kblocks + kb) * jblocks + jb) * KB * JB + kk * JB + j) * 8;
+                vacc + (((gi * kblocks + kb) * jblocks + jb) * KB * JB + kk * JB + j) * L;
+            float h[8];  // the upper 8 lanes folded onto the lower (AVX-512)
+            for (int l = 0; l < 8; ++l) h[l] = L == 16 ? a[l] + a[l + 8] : a[l];
             part[(gi * Kg + k) * taps + t] =
-                ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+                ((h[0] + h[4]) + (h[1] + h[5])) + ((h[2] + h[6]) + (h[3] + h[7]));
           }
     }
   });
@@ -1097,16 +1152,24 @@ void wide_backward_weight_impl(const Conv2dParams& p, const float* dy, const flo
 }
 
 // The tile with the fewest loads per output position, among those whose accumulators, filter
-// rows and one input vector fit the 16 vector registers of AVX2: the loop runs at about one
-// vector load per cycle here (the multiply-adds would allow more). Filters are padded up to the
-// tile, taps are not (a last, narrower tile). LeNet's conv1, 6 x 25: 3 x 4 and a 3 x 1 per 3
-// filters, 92 loads for 150 multiply-adds (2 x 5 tiles: 105; 2 x 6: 105 for 180).
+// rows and one input vector fit the vector registers (16 with AVX2, 32 with AVX-512): the loop
+// ran at about one vector load per cycle on AVX2 (the multiply-adds would allow more). Filters
+// are padded up to the tile, taps are not (a last, narrower tile). LeNet's conv1, 6 x 25: with
+// AVX2 3 x 4 and a 3 x 1 per 3 filters, 92 loads for 150 multiply-adds (2 x 5 tiles: 105; 2 x 6:
+// 105 for 180); with AVX-512 6 x 4 and a 6 x 1, 67 loads (3 x 8: 72; 4 x 6: 86 for 200).
 void wide_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
   const int64_t Kg = p.K / p.groups, taps = p.C / p.groups * p.R * p.S;
   auto loads = [&](int64_t kb, int64_t jb) {
     const int64_t rest = taps % jb;
     return (Kg + kb - 1) / kb * (taps / jb * (kb + jb) + (rest ? kb + rest : 0));
   };
+  if constexpr (vec::kLanes == 16) {
+    const int64_t best = std::min({loads(6, 4), loads(4, 6), loads(3, 8), loads(2, 12)});
+    if (loads(6, 4) == best) return wide_backward_weight_impl<6, 4>(p, dy, x, dw);
+    if (loads(4, 6) == best) return wide_backward_weight_impl<4, 6>(p, dy, x, dw);
+    if (loads(3, 8) == best) return wide_backward_weight_impl<3, 8>(p, dy, x, dw);
+    return wide_backward_weight_impl<2, 12>(p, dy, x, dw);
+  }
   // (2, 5) never beats (2, 6): taps + 2*ceil(taps/5) loads against taps + 2*ceil(taps/6)
   const int64_t best = std::min({loads(3, 4), loads(4, 3), loads(2, 6)});
   if (loads(3, 4) == best) return wide_backward_weight_impl<3, 4>(p, dy, x, dw);
