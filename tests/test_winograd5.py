@@ -1,7 +1,7 @@
 """Winograd F(2x2, 5x5) over 8-sample lanes ("winograd-5x5"): the shapes that select it, against the
 float64 reference (1e-4, the speed issue's bound for Winograd; the errors seen are 1e-7 to 1e-5),
 on every ISA, with 1 and 2 threads. Forward and backward-data from 4 to 32 input channels and up to
-64 filters (8 samples or more); the weight gradient from 8 channels."""
+64 filters (8 samples or more); the weight gradient with 32 channels and 8 lanes only (AVX2)."""
 
 import numpy as np
 import pytest
@@ -25,8 +25,8 @@ CASES = [
     ((10, 4, 9, 12), (5, 4, 5, 5), dict(padding=((1, 2), (0, 3)))),  # asymmetric padding
     ((8, 4, 6, 6), (4, 4, 5, 5), dict(padding=2)),           # W < 8: rows packed element by element
     ((8, 4, 5, 5), (3, 4, 5, 5), {}),                        # a single output per image
-    ((11, 8, 14, 14), (16, 8, 5, 5), {}),                    # weight gradient: 2 blocks, lanes past N
-    ((80, 8, 8, 8), (12, 8, 5, 5), dict(padding=1)),         # 10 blocks in 8 chunks
+    ((11, 32, 14, 14), (16, 32, 5, 5), {}),                  # weight gradient: 2 blocks, lanes past N
+    ((80, 32, 8, 8), (12, 32, 5, 5), dict(padding=1)),       # 10 (or 5) blocks in 8 (5) chunks
     ((8, 32, 12, 12), (64, 32, 5, 5), dict(padding=2)),      # the largest channel and filter counts
     ((16, 16, 28, 28), (32, 16, 5, 5), dict(padding=2)),     # an Inception 5x5 branch
 ]
@@ -40,13 +40,18 @@ def y_shape(xs, ws, kw):
     return F.conv2d(np.zeros(xs, np.float32), np.zeros(ws, np.float32), **kw).shape
 
 
+def lanes():
+    info = fastcnn.info()
+    return 16 if info["isa"] == "avx512" else info["baseline_lanes"] if info["isa"] == "baseline" else 8
+
+
 def check_case(xs, ws, kw, bias=True, scale=1.0, offset=0.0):
     x, w = randn(*xs, seed=1, scale=scale, offset=offset), randn(*ws, seed=2, scale=scale)
     b = randn(ws[0], seed=3, scale=scale) if bias else None
     args = _quad(x, w, _full_kw(kw))
     algos = [_C.conv2d_algorithm(x, w, *args, p) for p in PASSES]
     assert algos[:2] == [ALGO, ALGO], algos
-    assert (algos[2] == ALGO) == (xs[1] >= 8), algos
+    assert (algos[2] == ALGO) == (lanes() == 8 and xs[1] == 32), algos
     dy = randn(*y_shape(xs, ws, kw), seed=4, scale=scale)
     check_conv2d_passes(x, w, b, kw, dy, TOL)
 
@@ -54,6 +59,7 @@ def check_case(xs, ws, kw, bias=True, scale=1.0, offset=0.0):
 def check_all_cases():
     for xs, ws, kw in CASES:
         check_case(xs, ws, kw)
+    check_thread_count_invariant()
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -97,15 +103,16 @@ def test_not_chosen(xs, ws, kw):
         assert _C.conv2d_algorithm(x, w, *args, pass_) != ALGO
 
 
-def test_weight_gradient_needs_8_channels():
-    x, w = randn(8, 7, 12, 12), randn(16, 7, 5, 5)
-    algos = [_C.conv2d_algorithm(x, w, *_quad(x, w, _full_kw({})), p) for p in PASSES]
-    assert algos[:2] == [ALGO, ALGO] and algos[2] != ALGO, algos
+def test_weight_gradient_choice():
+    for c in (7, 16, 31, 32):
+        x, w = randn(8, c, 12, 12), randn(16, c, 5, 5)
+        algos = [_C.conv2d_algorithm(x, w, *_quad(x, w, _full_kw({})), p) for p in PASSES]
+        assert algos[:2] == [ALGO, ALGO] and (algos[2] == ALGO) == (c == 32 and lanes() == 8), algos
 
 
-def test_thread_count_invariant():
-    # 3 blocks of 8 samples (the last partial), weight-gradient chunks of one block each
-    x, w, b = randn(21, 8, 14, 14, seed=8), randn(16, 8, 5, 5, seed=9), randn(16, seed=10)
+def check_thread_count_invariant():
+    # 3 blocks of 8 samples or 2 of 16 (the last partial), weight-gradient chunks of one block each
+    x, w, b = randn(21, 32, 14, 14, seed=8), randn(16, 32, 5, 5, seed=9), randn(16, seed=10)
     dy = randn(21, 16, 14, 14, seed=11)
 
     def run():
@@ -113,6 +120,10 @@ def test_thread_count_invariant():
     one, two = threads_1_and_2(run)
     for a, c in zip(one, two):
         assert np.array_equal(a, c)
+
+
+def test_thread_count_invariant():
+    check_thread_count_invariant()
 
 
 @pytest.mark.parametrize("isa", [i for i in fastcnn.info()["built_isas"] if i in fastcnn.info()["cpu_isas"]])

@@ -277,14 +277,16 @@ void transform_filters(const float* w, int64_t K, int64_t C, int64_t Rp, bool tr
 
 }  // namespace
 
-// Where it pays, measured against the direct kernels ("filters", "wide") and GEMM that the shapes
-// took before (AVX2, median of 40 calls, 2 threads; fwd / backward-weight / backward-data ms):
-//  - LeNet's conv2, 128x6x14x14, 16 filters: 0.31 / 0.31 / 0.44 -> 0.26 / 0.33 / 0.29: the weight
-//    gradient stays direct below 8 channels (its transforms of x and dy cost what the 36 GEMMs
-//    save when each sums over only C = 6 channels);
-//  - 64x8x24x24, 16 filters: 0.67 / 0.67 / 0.77 -> 0.49 / 0.64 / 0.51;
-//  - Inception's 5x5 branches, 32x16x28x28 -> 32 and 32x32x14x14 -> 64, pad 2: 2.4-2.5 / 2.5-2.7 /
-//    2.1-2.2 -> 1.6 / 1.6-1.9 / 1.5-1.6.
+// Where it pays, measured against the algorithms the shapes took before (direct "filters" /
+// "wide", GEMM; 2 threads, median of 40 calls; ms for forward, backward-weight, backward-data):
+//  - AVX-512 (16 lanes), LeNet's conv2, 128x6x14x14 -> 16: 0.30 / - / 0.43 -> 0.21 / - / 0.22;
+//    Inception's 5x5 branches, 32x16x28x28 -> 32 and 32x32x14x14 -> 64, pad 2: forward 2.4-2.5
+//    -> 0.9-1.0, backward-data 2.1-2.3 -> 1.1-1.6; 64x8x24x24 -> 16: 0.67 / 0.77 -> 0.37 / 0.45.
+//  - The weight gradient (its transforms of x and dy, and lane accumulators for every point,
+//    filter and channel that outgrow L2 at 16 lanes) lost to the 16-lane direct kernels on all of
+//    those (1.4 vs 2.3, 2.3 vs 2.3, 0.40 vs 0.80), and with 8 lanes (AVX2 objects on the same
+//    CPU) won only from 32 channels (2.5 vs 3.3 at 32 -> 64; 2.6 vs 2.4 at 16 -> 32, 0.89 vs 0.65
+//    at 8 -> 16): it is taken with 8 lanes and 32 channels only.
 // Few channels: a tile pair's V and M stay in L1/L2 up to 32 channels and 64 filters (larger sets
 // not measured); one input channel (LeNet's conv1) keeps its direct lane kernel, whose work per
 // output the transforms would not undercut.
@@ -294,7 +296,8 @@ bool winograd5_applies(const Conv2dParams& p, bool weight_gradient) {
     return false;
   // the window 2*TH + 4 must hold the padded input rows read (pad_bottom >= 0)
   if (p.H + p.pad_top > p.P + 4 + (p.P & 1) || p.W + p.pad_left > p.Q + 4 + (p.Q & 1)) return false;
-  return p.C >= (weight_gradient ? 8 : 4) && p.C <= 32 && p.K <= 64;
+  if (weight_gradient) return kL == 8 && p.C == 32 && p.K <= 64;
+  return p.C >= 4 && p.C <= 32 && p.K <= 64;
 }
 
 // y (N,K,P,Q) or null; pooled (N,K,P/2,Q/2) or null: the 2x2 stride-2 max pool of y (P, Q even).
