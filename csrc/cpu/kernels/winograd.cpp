@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cpu/gemm/sgemm.h"
+#include "cpu/kernels/winograd_transforms.h"
 #include "cpu/vec/transpose.h"
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
@@ -75,17 +76,7 @@ Geometry geometry(const Conv2dParams& p) {
 
 // ---- transforms -------------------------------------------------------------------------------
 
-// t = B^T d for a column of 6 values.
-inline void input_1d(F32x8 d0, F32x8 d1, F32x8 d2, F32x8 d3, F32x8 d4, F32x8 d5, F32x8* t,
-                     int64_t ts) {
-  const F32x8 two = vec::splat8(2.f), four = vec::splat8(4.f), five = vec::splat8(5.f);
-  t[0] = four * d0 - five * d2 + d4;
-  t[ts] = (d4 + d3) - four * (d1 + d2);
-  t[2 * ts] = (d4 - d3) + four * (d1 - d2);
-  t[3 * ts] = (d4 - d2) + two * (d3 - d1);
-  t[4 * ts] = (d4 - d2) - two * (d3 - d1);
-  t[5 * ts] = four * d1 - five * d3 + d5;
-}
+using winograd_common::input_1d;  // t = B^T d (winograd_transforms.h)
 
 // o = A^T m for a column of 6 values.
 inline void output_1d(F32x8 m0, F32x8 m1, F32x8 m2, F32x8 m3, F32x8 m4, F32x8 m5, F32x8* o,

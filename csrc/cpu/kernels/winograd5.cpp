@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/kernels/winograd_transforms.h"
 #include "cpu/vec/transpose.h"
 #include "cpu/vec/vec.h"
 #include "fastcnn/parallel.h"
@@ -144,17 +145,7 @@ void unpack_lanes(const float* src, int64_t C, int64_t Hs, int64_t Ws, int64_t t
 
 // ---- transforms (one vector per tile and point: 8 samples) ------------------------------------
 
-// t = B^T d for a column of 6 values.
-inline void input_1d(F32v d0, F32v d1, F32v d2, F32v d3, F32v d4, F32v d5, F32v* t,
-                     int64_t ts) {
-  const F32v two = vec::splatv(2.f), four = vec::splatv(4.f), five = vec::splatv(5.f);
-  t[0] = four * d0 - five * d2 + d4;
-  t[ts] = (d4 + d3) - four * (d1 + d2);
-  t[2 * ts] = (d4 - d3) + four * (d1 - d2);
-  t[3 * ts] = (d4 - d2) + two * (d3 - d1);
-  t[4 * ts] = (d4 - d2) - two * (d3 - d1);
-  t[5 * ts] = four * d1 - five * d3 + d5;
-}
+using winograd_common::input_1d;  // t = B^T d (winograd_transforms.h)
 
 // d = B t for a column of 6 values: the adjoint of input_1d.
 inline void input_adjoint_1d(F32v t0, F32v t1, F32v t2, F32v t3, F32v t4, F32v t5, F32v* d,
