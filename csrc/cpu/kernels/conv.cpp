@@ -1,4 +1,5 @@
-// Convolution: the algorithms below, chosen per shape and pass by choose_algo() (the reasons are there).
+// Convolution: the algorithms below, chosen per shape and pass by choose_algo() (the reasons are
+// there).
 //  - im2col per sample and group, then the shared packed GEMM. Shapes (fixed letters, see conv.h):
 //    x is (N,C,H,W), w is (K,C/g,R,S), y is (N,K,P,Q); per group, col is (C/g*R*S, P*Q).
 //  - "wide": direct loops for stride 1 and few taps, vectorized over output rows; with one input
@@ -481,18 +482,18 @@ using vec::transpose8;  // c[j] = column j of the 8x8 block r
 // group): the input is transposed once into a padded buffer xt[row][col][lane] (zeros around), a
 // tile is kLaneFilters filters x one 2x2 window of outputs (AVX2: 3 filters, 12 accumulators, 4
 // input loads and 3 broadcasts per tap; AVX-512: 6 filters, 24 accumulators; every lane useful),
-// the window's max is taken lane by lane from the
-// registers, and the group's outputs are staged per filter plane, then written to y (and pooled)
-// one sample plane at a time by 8x8 transposes (for a large batch the stores then stream through
-// each sample's plane; staging a row pair of planes, 8 planes touched per row, lost 10-20% at
-// batch 1000). Each output is still the sum over taps (r, s) in order from 0 (all taps, those
-// reading padding too), then + bias: the bits of wide_tile_rows' sums and copy-out.
-// AVX-512 (16 lanes, 6 filters) against 8 lanes and 3 filters, LeNet's conv1 + pool, batch 128, one
-// thread: 0.29 -> 0.18 ms with z written (training), 0.25 -> 0.14 ms without (inference). Measured
-// alternatives with 8 lanes (batch 128, one thread, AVX2):
-// 2 filters x the 2x2 window (8 accumulators, the
-// right column's input carried to the next tap: 2 loads + 2 broadcasts per 8 multiply-adds) and
-// 6 filters x 2 outputs of a row (1 load + 6 broadcasts per 12) were 5-10% slower.
+// the window's max is taken lane by lane from the registers, and the group's outputs are staged
+// per filter plane, then written to y (and pooled) one sample plane at a time by 8x8 transposes
+// (for a large batch the stores then stream through each sample's plane; staging a row pair of
+// planes, 8 planes touched per row, lost 10-20% at batch 1000). Each output is still the sum over
+// taps (r, s) in order from 0 (all taps, those reading padding too), then + bias: the bits of
+// wide_tile_rows' sums and copy-out.
+// AVX-512 (16 lanes, 6 filters) against 8 lanes and 3 filters, LeNet's conv1 + pool, batch 128,
+// one thread: 0.29 -> 0.18 ms with z written (training), 0.25 -> 0.14 ms without (inference).
+// Measured alternatives with 8 lanes (batch 128, one thread, AVX2): 2 filters x the 2x2 window (8
+// accumulators, the right column's input carried to the next tap: 2 loads + 2 broadcasts per 8
+// multiply-adds) and 6 filters x 2 outputs of a row (1 load + 6 broadcasts per 12) were 5-10%
+// slower.
 
 // Lanes: vec::kLanes samples a group (8 with AVX2, 16 with AVX-512). Filters per tile: 3 with 16
 // vector registers (12 accumulators), 6 with AVX-512's 32 (24 accumulators, 6 broadcasts and the
@@ -565,7 +566,8 @@ void lanes_to_rows(const float* src, int64_t n, int64_t nl, float* dst, int64_t 
     for (int64_t l0 = 0; l0 < nl; l0 += 8) {
       for (int i = 0; i < 8; ++i) r[i] = vec::load8(src + (j0 + i) * L + l0);
       transpose8(r, c);
-      for (int64_t l = 0; l < std::min<int64_t>(8, nl - l0); ++l) vec::store8(dst + (l0 + l) * ldd + j0, c[l]);
+      for (int64_t l = 0; l < std::min<int64_t>(8, nl - l0); ++l)
+        vec::store8(dst + (l0 + l) * ldd + j0, c[l]);
     }
     if (j0 + 8 >= n) return;
   }
@@ -889,9 +891,9 @@ void fill_shifted(const Conv2dParams& p, const ShiftedCopy* cps, const float* x,
 // Each accumulator sums the positions in the same order: the same bits. Without predictive
 // commoning: GCC otherwise carries each row's x values to the next position through the stack.
 template <int ROWS, int S>
-[[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void filter_weight_tile_rows(const Conv2dParams& p, const WideGeometry& g,
-                                               const float* dyt, int64_t ldd, const float* xp,
-                                               const int64_t* off, float* vacc) {
+[[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void filter_weight_tile_rows(
+    const Conv2dParams& p, const WideGeometry& g, const float* dyt, int64_t ldd, const float* xp,
+    const int64_t* off, float* vacc) {
   using vec::F32v;
   constexpr int64_t L = vec::kLanes, NV = kFilterBlock / L, MT = ROWS * S;
   F32v acc[MT][NV];

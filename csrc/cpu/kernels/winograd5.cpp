@@ -1,15 +1,18 @@
-// Winograd F(2x2, 5x5), 8 samples per vector (see winograd5.h). x is (N,C,H,W), w is (K,C,5,5),
-// y is (N,K,P,Q).
+// Winograd F(2x2, 5x5), kL = vec::kLanes samples per vector (8 with AVX2, 16 with AVX-512; see
+// winograd5.h). x is (N,C,H,W), w is (K,C,5,5), y is (N,K,P,Q).
 //
-// Per block of 8 samples (the blocks run in parallel):
-//  - X8[c][i][j][8]: x repacked with the samples interleaved, over the padded window of Hp x Wp
-//    (zeros in the padding and in the lanes past N), by 8x8 transposes of 8 columns of 8 samples.
+// Per block of kL samples (the blocks run in parallel):
+//  - X8[c][i][j][kL]: x repacked with the samples interleaved, over the padded window of Hp x Wp
+//    (zeros in the padding and in the lanes past N), by 8x8 transposes (8 columns of 8 samples).
 //  - Tiles in pairs (NT = 2, flat over the tile rows and columns of an image): the input
-//    transform of both into V[xi][c][16], the 36 GEMMs M[xi] (Kp, 16) = U[xi]^T . V[xi] with a
-//    4 x 16 register tile, the output transform per filter into Z8 (the conv output, lanes
+//    transform of both into V[xi][c][2 kL], the 36 GEMMs M[xi] (Kp, 2 kL) = U[xi]^T . V[xi] with
+//    an MR x 2 register tile, the output transform per filter into Z8 (the conv output, lanes
 //    interleaved) and/or the pooled maxima into P8.
 //  - Z8 and P8 back to (N,K,...) by 8x8 transposes.
 // U[xi][c][k] (k padded to Kp) is the transformed filter set, computed in double on every call.
+// Backward-data runs the adjoints in reverse order (dy packed, dM = A dy A^T, the GEMMs with U
+// transposed, dx += B dV B^T into the padded window, unpacked with the crop); backward-weight
+// transforms x and dy per run of tiles and sums dM[xi][k] V[xi][c] lane by lane.
 #include "cpu/kernels/winograd5.h"
 
 #include <algorithm>
@@ -57,7 +60,7 @@ struct Geometry {
   int64_t TH, TW, tiles;  // tile rows and columns of an image, tiles per image
   int64_t Hp, Wp;         // the padded input window: 2*TH + 4 rows, 2*TW + 4 columns
   int64_t Kp, Cp;         // K and C rounded up to MR
-  int64_t blocks;         // blocks of 8 samples
+  int64_t blocks;         // blocks of kL samples
   // floats from one point xi to the next in a tile pair's V (Cp x NR) and M (Kp x NR): one cache
   // line more than the data, so that the 36 planes do not map to a few cache sets
   int64_t vxs, mxs;
@@ -143,7 +146,7 @@ void unpack_lanes(const float* src, int64_t C, int64_t Hs, int64_t Ws, int64_t t
   }
 }
 
-// ---- transforms (one vector per tile and point: 8 samples) ------------------------------------
+// ---- transforms (one vector per tile and point: kL samples) -----------------------------------
 
 using winograd_common::input_1d;  // t = B^T d (winograd_transforms.h)
 
