@@ -249,6 +249,10 @@ ALGO_CASES = [
     ((8, 1, 16, 16), (6, 1, 3, 3), dict(padding=2, dilation=(2, 1)), ("wide", "wide", "wide")),
     ((8, 1, 16, 16), (6, 1, 3, 3), dict(padding=2, dilation=(1, 2)), ("wide", "wide", "wide")),  # general
     ((8, 2, 20, 20), (8, 1, 5, 5), dict(padding=2, groups=2), ("wide", "depthwise", "depthwise")),
+    # "filters" forward with AVX-512: rows of 40 and 53 positions in tiles of 24 and 8 (the last
+    # shifted back to end at Q); rows under 8 take the 6-position tiles
+    ((8, 4, 1, 40), (16, 4, 1, 5), dict(padding=(0, 2)), ("filters", "wide", "filters")),
+    ((9, 4, 1, 53), (16, 4, 1, 3), dict(padding=(0, 1)), ("filters", "wide", "filters")),
     # "filters" tiles into y by 8x8 transposes: 6 positions (< 8), 30 (the last 8 shifted back)
     ((8, 4, 4, 5), (16, 4, 3, 3), {}, ("filters", "wide", "filters")),
     ((9, 5, 7, 8), (12, 5, 3, 3), {}, ("filters", "wide", "wide")),

@@ -702,6 +702,35 @@ inline int64_t position_base(const Conv2dParams& p, const WideGeometry& g, int64
   }
 }
 
+// out[i*16 + kk] = sum over taps t of xb[off[t] + i] * wpk[t*16 + kk], i < MP, kk < 16: MP
+// consecutive output positions of one row, read through one pointer at fixed offsets (the
+// broadcasts fold into the multiply-adds), where filter_tile needs a pointer per position. With
+// AVX-512 (16 filters a vector) MP = 24 keeps 24 accumulators busy; each output sums its taps in
+// filter_tile's order: the same bits.
+template <int MP>
+[[gnu::noinline, gnu::optimize("no-predictive-commoning")]] void filter_row_tile(
+    const float* xb, const int64_t* off, int64_t taps, const float* wpk, float* out) {
+  using vec::F32v;
+  constexpr int64_t L = vec::kLanes, NV = kFilterBlock / L;
+  F32v acc[MP][NV];
+#pragma GCC unroll 24
+  for (int i = 0; i < MP; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = vec::splatv(0.f);
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xo = xb + off[t];
+    F32v wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = vec::loadv(wpk + t * kFilterBlock + v * L);
+#pragma GCC unroll 24  // beyond GCC's default complete unrolling: the accumulators stay in registers
+    for (int i = 0; i < MP; ++i) {
+      const F32v a = vec::splatv(xo[i]);
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * wv[v];
+    }
+  }
+#pragma GCC unroll 24
+  for (int i = 0; i < MP; ++i)
+    for (int v = 0; v < NV; ++v) vec::storev(out + i * kFilterBlock + v * L, acc[i][v]);
+}
+
 // dst[kk*ldd + i] = src[i*16 + kk] + bias[kk] for i < 8, kk < kn <= 8: an 8x8 transpose in registers.
 // bias null: + 0 when add_zero (the copy-out's x + 0.f: -0 becomes +0), else nothing added.
 inline void transpose8_add(const float* src, const float* bias, bool add_zero, int64_t kn, float* dst,
@@ -733,8 +762,9 @@ void scatter_filter_block(const float* yt, int64_t PQ, const float* b, bool add_
   }
 }
 
-// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile. pooled and y
-// as in wide_forward_impl (the pool taken from the position-major tiles, 16 filters a step).
+// Stride-1 forward, as wide_forward_impl, 16 filters x 6 output positions per tile (AVX-512: x 24
+// or 8 positions of a row). pooled and y as in wide_forward_impl (the pool taken from the
+// position-major tiles, 16 filters a step).
 void filters_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                      float* y, float* pooled = nullptr) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, taps = Cg * p.R * p.S;
@@ -749,6 +779,8 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
   // Each sample's tiles go position-major into yt ((PQ rounded up to whole tiles, 16) per block),
   // then into y's planes by 8x8 transposes (scatter_filter_block), not 96 scalar stores per tile.
   const int64_t PQr = (PQ + kPositionBlock - 1) / kPositionBlock * kPositionBlock;
+  // AVX-512: tiles of consecutive positions of a row (filter_row_tile), for rows of 8 or more
+  const bool row_tiles = vec::kLanes == 16 && p.Q >= 8;
   parallel_for(0, p.N, 0, [&](int64_t n0, int64_t n1) {
     float* xp = direct_workspace<1>(g.size);
     float* yt = direct_workspace<6>(kblocks * PQr * kFilterBlock);
@@ -756,7 +788,24 @@ void filters_forward(const Conv2dParams& p, const float* x, const float* w, cons
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t gi = 0; gi < G; ++gi) {
         pad_window(p, g, x + (n * p.C + gi * Cg) * HW, xp);
-        for (int64_t m0 = 0; m0 < PQ; m0 += kPositionBlock) {
+        if (row_tiles) {
+          // each output row in tiles of 24 positions, the rest in tiles of 8 (the last shifted
+          // back to end at Q: positions computed twice get the same value)
+          for (int64_t op = 0; op < p.P; ++op)
+            for (int64_t q0 = 0; q0 < p.Q;) {
+              const int64_t mp = p.Q - q0 >= 24 ? 24 : 8, qs = std::min(q0, p.Q - mp);
+              for (int64_t kb = 0; kb < kblocks; ++kb) {
+                const float* wk = wpk + (gi * kblocks + kb) * taps * kFilterBlock;
+                float* out = yt + (kb * PQr + op * p.Q + qs) * kFilterBlock;
+                if (mp == 24)
+                  filter_row_tile<24>(xp + op * g.Wp + qs, offs, taps, wk, out);
+                else
+                  filter_row_tile<8>(xp + op * g.Wp + qs, offs, taps, wk, out);
+              }
+              q0 = qs + mp;
+            }
+        }
+        for (int64_t m0 = 0; m0 < PQ && !row_tiles; m0 += kPositionBlock) {
           const int64_t mp = std::min(kPositionBlock, PQ - m0);
           int64_t pos[kPositionBlock];  // the last tile repeats its last position
           for (int64_t i = 0; i < kPositionBlock; ++i)
