@@ -14,11 +14,17 @@ import argparse
 import json
 import os
 import sys
+import time
 
 # Measured on the development machine (2 cores of an AMD EPYC, Zen 5): FMA peak per core by ISA,
 # in GFLOP/s, and the memory copy bandwidth. See DESIGN.md.
 PEAK_GFLOPS_PER_CORE = {"avx512": 281.0, "avx2": 141.0, "baseline": 141.0 / 4}
 COPY_GBS = 39.0
+# Seconds of idleness before each library's timed block: PyTorch's and fastcnn's idle worker threads
+# keep spinning for a while after their last call and would take the cores of the other library's
+# first calls (seen on the Zen 5 VM: lenet_c2's forward timed right after lenet_c1's PyTorch calls,
+# 0.29-0.31 ms, and alone 0.17-0.18 ms).
+SETTLE_S = 0.2
 
 # name: (N, C, H, W, K, R, stride, pad)
 CONV_CASES = {
@@ -76,6 +82,7 @@ def bench_conv(name, case, repeat, F, np, torch):
         forward(x, w, b, **kw)
         backward(dy, x, w, b, **kw)
 
+    time.sleep(SETTLE_S)
     row = {"case": name, "flop_fwd": flop, "fwd_s": median_time(fwd, repeat),
            "fwdbwd_s": median_time(fwdbwd, repeat)}
     if torch is not None:
@@ -92,6 +99,7 @@ def bench_conv(name, case, repeat, F, np, torch):
         def tfwdbwd():
             top(tx, tw, tb, **kw).backward(tdy)
 
+        time.sleep(SETTLE_S)
         row["torch_fwd_s"] = median_time(tfwd, repeat)
         row["torch_fwdbwd_s"] = median_time(tfwdbwd, repeat)
     return row
@@ -113,12 +121,14 @@ def bench_mem(name, shape, repeat, F, np, torch):
     bytes_fwd = x.nbytes + y.nbytes
     # allocating (a fresh result each call, like the PyTorch call timed beside it) and into a reused
     # out= array (what a layer does every training step: no page faults on new memory)
+    time.sleep(SETTLE_S)
     row = {"case": name, "bytes_fwd": bytes_fwd, "fwd_s": median_time(op, repeat),
            "fwd_out_s": median_time(lambda: op(y), repeat)}
     if torch is not None:
         tx = torch.from_numpy(x)
         tf = (lambda: torch.nn.functional.max_pool2d(tx, 2)) if tname == "max_pool2d" else (
             lambda: torch.relu(tx))
+        time.sleep(SETTLE_S)
         row["torch_fwd_s"] = median_time(tf, repeat)
     return row
 
