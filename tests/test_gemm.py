@@ -33,7 +33,10 @@ def test_sgemm_matches_float64(M, N, K, ta, tb, beta):
 
 
 # Wide C (threads split its columns) and tall C (threads split its rows); K spans several cache blocks.
-@pytest.mark.parametrize("M, N, K", [(300, 2500, 700), (1000, 150, 530)])
+# N = 196 and 36 end in a strip of 4 columns (with AVX-512: micro_kernel_cols over 4 tiles of rows,
+# 300 and 1000 rows leaving partial groups); K = 250 is one block with the AVX-512 tiling.
+@pytest.mark.parametrize("M, N, K", [(300, 2500, 700), (1000, 150, 530), (300, 196, 700), (1000, 36, 530),
+                                     (260, 196, 250)])
 def test_sgemm_large_and_thread_invariant(M, N, K):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((M, K)).astype(np.float32)

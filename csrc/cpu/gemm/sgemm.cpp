@@ -130,7 +130,8 @@ void pack_b(bool t, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t
 // bias (the tile's columns, or null) replaces beta*C in the first k-block: fl(acc + bias[j]), the
 // value that seeding C with the bias and beta = 1 gave. The MR x (NVK * kLanes) accumulator tile
 // lives in registers: NVK = NV, or 1 for a last strip of C at most one vector wide (each lane's
-// arithmetic is the same either way, and the same whether A is packed or not).
+// arithmetic is the same either way, and the same whether A is packed or not; a last strip of at
+// most 8 columns with packed A and MR = 8 goes to micro_kernel_cols instead, same arithmetic).
 template <int64_t NVK, bool kRowsA, bool kInPlaceB>
 void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* C,
                   int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta, bool first,
@@ -213,9 +214,53 @@ PackBuffers& pack_buffers() {
 
 // K is summed in blocks of equal size (at most KC, a multiple of 8): no short last block. The
 // blocks depend on K only, so every element of C is summed in the same order whatever the split.
+// With the AVX-512 tiling a K up to 256 is one block (its packed B strip, 256 x 32 floats, still
+// fits Zen 5's 48 KB L1): two blocks would read and write all of C once more (vgg_c3_2's
+// backward-data GEMM, 2304 x 3136 x 256: 0.89x -> 1.01x OpenBLAS on one thread).
 int64_t k_block(int64_t K) {
+  if (kZmm && K <= 256) return (K + 7) / 8 * 8;
   const int64_t blocks = (K + KC - 1) / KC;
   return std::min(KC, ((K + blocks - 1) / blocks + 7) / 8 * 8);
+}
+
+// A last strip of C at most NCOL <= 8 columns wide, packed A and B, MR == 8: P tiles of 8 rows at
+// once, vectorized over rows (A's packed column k of a tile is one F32x8) instead of columns, so
+// that a 4-column tail (resnet_s2's N = 196 = 6 x 32 + 4) costs 4 multiply-adds per k and tile,
+// not the 8 of micro_kernel<1> over 16 lanes (which took 8% of that GEMM's time for 2% of its
+// columns); P tiles give P x NCOL independent sums to cover the multiply-add latency. a: the
+// first tile's packed panel, the next ones every MR * kc floats; rows: C's rows (up to P * MR;
+// panels past them repeat the first, their sums discarded). Each element's arithmetic is
+// micro_kernel's (the products summed over k in order, then alpha * acc + prev): the same bits.
+template <int NCOL, int P>
+void micro_kernel_cols(int64_t kc, const float* a, const float* b, float* C, int64_t ldc,
+                       int64_t rows, int64_t nr, float alpha, float beta, bool first,
+                       const float* bias) {
+  using vec::F32x8;
+  const float* ap[P];
+  for (int p = 0; p < P; ++p) ap[p] = p * MR < rows ? a + p * MR * kc : a;
+  F32x8 acc[P][NCOL];
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < NCOL; ++j) acc[p][j] = vec::splat8(0.f);
+  for (int64_t k = 0; k < kc; ++k) {
+    F32x8 ak[P];
+    for (int p = 0; p < P; ++p) ak[p] = vec::load8(ap[p] + k * MR);
+    for (int j = 0; j < NCOL; ++j) {
+      const F32x8 bj = vec::splat8(b[k * NR + j]);
+      for (int p = 0; p < P; ++p) acc[p][j] += ak[p] * bj;
+    }
+  }
+  const F32x8 va = vec::splat8(alpha);
+  for (int p = 0; p < P && p * MR < rows; ++p) {
+    float tile[NCOL][8];  // tile[j][i]: column j, row i of tile p
+    for (int j = 0; j < NCOL; ++j) vec::store8(tile[j], va * acc[p][j]);
+    for (int64_t i = 0; i < std::min<int64_t>(MR, rows - p * MR); ++i) {
+      float* c = C + (p * MR + i) * ldc;
+      for (int64_t j = 0; j < nr; ++j) {
+        const float prev = !first ? c[j] : bias ? bias[j] : (beta != 0.f ? beta * c[j] : 0.f);
+        c[j] = tile[j][i] + prev;
+      }
+    }
+  }
 }
 
 // Every MR x NR tile of C[0:mc, 0:nc]. a: packed (mc x kc; lda == 0) or op(A)'s rows in place
@@ -230,6 +275,22 @@ void macro_tiles(int64_t kc, int64_t mc, int64_t nc, const float* a, int64_t lda
     auto* kernel = micro_kernel<NV, kRowsA, kInPlaceB>;
     if constexpr (!kInPlaceB) {
       if (nr <= vec::kLanes) kernel = micro_kernel<1, kRowsA, false>;
+      if constexpr (!kRowsA && MR == 8) {
+        if (nr <= 8) {  // a narrow last strip: 4 tiles of rows at a time (micro_kernel_cols)
+          const float* b_j = b + jr * kc;
+          const float* bias_j = bias ? bias + jr : nullptr;
+          for (int64_t ir = 0; ir < mc; ir += 4 * MR) {
+            const int64_t rows = std::min(4 * MR, mc - ir);
+            if (nr <= 4)
+              micro_kernel_cols<4, 4>(kc, a + ir * kc, b_j, C + ir * ldc + jr, ldc, rows, nr, alpha,
+                                      beta, first, bias_j);
+            else
+              micro_kernel_cols<8, 4>(kc, a + ir * kc, b_j, C + ir * ldc + jr, ldc, rows, nr, alpha,
+                                      beta, first, bias_j);
+          }
+          continue;
+        }
+      }
     }
     const float* b_j = kInPlaceB ? b + jr : b + jr * kc;
     const float* bias_j = bias ? bias + jr : nullptr;
