@@ -76,8 +76,6 @@ Geometry geometry(const Conv2dParams& p) {
 
 // ---- transforms -------------------------------------------------------------------------------
 
-using winograd_common::input_1d;  // t = B^T d (winograd_transforms.h)
-
 // o = A^T m for a column of 6 values.
 inline void output_1d(F32x8 m0, F32x8 m1, F32x8 m2, F32x8 m3, F32x8 m4, F32x8 m5, F32x8* o,
                       int64_t os) {
@@ -100,14 +98,9 @@ void transform_filters(int64_t K, int64_t C, int64_t Kp, const Filter& filter, f
       for (int64_t c = 0; c < C; ++c) {
         double u[kXi][MR] = {};  // the strip's MR filters, written as one row of MR per xi
         for (int64_t kk = 0; kk < MR && ks * MR + kk < K; ++kk) {
-          const float* g = filter(ks * MR + kk, c);
-          double gt[6][3];  // G g
-          for (int i = 0; i < 6; ++i)
-            for (int j = 0; j < 3; ++j)
-              gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-          for (int i = 0; i < 6; ++i)
-            for (int j = 0; j < 6; ++j)
-              u[i * 6 + j][kk] = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2];
+          double ug[kXi];
+          winograd_common::filter_transform(G, filter(ks * MR + kk, c), ug);
+          for (int64_t xi = 0; xi < kXi; ++xi) u[xi][kk] = ug[xi];
         }
         for (int64_t xi = 0; xi < kXi; ++xi)
           for (int64_t kk = 0; kk < MR; ++kk)
@@ -185,7 +178,7 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
             __builtin_prefetch(x + (L.n[l] * C + c + 1) * HW + iy * W + ix);
           }
       }
-      F32x8 d[kXi + 2], t[kXi];  // d[6i .. 6i+7]: row i's 8 columns (the last 2 overwritten)
+      F32x8 d[kXi + 2];  // d[6i .. 6i+7]: row i's 8 columns (the last 2 overwritten)
       for (int i = 0; i < 6; ++i) {
         F32x8 rows[8];
         for (int l = 0; l < 8; ++l) {
@@ -208,11 +201,7 @@ void transform_input(const Conv2dParams& p, const Geometry& g, const float* x, i
         }
         transpose8(rows, d + 6 * i);
       }
-      for (int j = 0; j < 6; ++j)  // columns: t = B^T d
-        input_1d(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t + j, 6);
-      for (int i = 0; i < 6; ++i)  // rows: V = t B
-        input_1d(t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5],
-                 d + 6 * i, 1);
+      winograd_common::input_tile(d);  // V = B^T d B
       for (int64_t xi = 0; xi < kXi; ++xi) vec::store8(v_at + xi * v_stride + c * c_stride, d[xi]);
     }
 }
@@ -435,19 +424,10 @@ void winograd_backward_weight(const Conv2dParams& p, const float* dy, const floa
   }
   parallel_for(0, K * C, kParallelGrain / kXi, [&](int64_t i0, int64_t i1) {
     for (int64_t kc = i0; kc < i1; ++kc) {
-      double t[6][3];  // dU G
-      for (int i = 0; i < 6; ++i)
-        for (int s = 0; s < 3; ++s) {
-          double acc = 0;
-          for (int j = 0; j < 6; ++j) acc += static_cast<double>(dU[(i * 6 + j) * K * C + kc]) * G[j][s];
-          t[i][s] = acc;
-        }
-      for (int r = 0; r < 3; ++r)
-        for (int s = 0; s < 3; ++s) {
-          double acc = 0;
-          for (int i = 0; i < 6; ++i) acc += G[i][r] * t[i][s];
-          dw[kc * 9 + r * 3 + s] = static_cast<float>(acc);
-        }
+      double du[kXi], dg[9];
+      for (int64_t xi = 0; xi < kXi; ++xi) du[xi] = dU[xi * K * C + kc];
+      winograd_common::filter_transform_adjoint(G, du, dg);
+      for (int e = 0; e < 9; ++e) dw[kc * 9 + e] = static_cast<float>(dg[e]);
     }
   });
 }

@@ -148,9 +148,7 @@ void unpack_lanes(const float* src, int64_t C, int64_t Hs, int64_t Ws, int64_t t
 
 // ---- transforms (one vector per tile and point: kL samples) -----------------------------------
 
-using winograd_common::input_1d;  // t = B^T d (winograd_transforms.h)
-
-// d = B t for a column of 6 values: the adjoint of input_1d.
+// d = B t for a column of 6 values: the adjoint of winograd_common::input_1d.
 inline void input_adjoint_1d(F32v t0, F32v t1, F32v t2, F32v t3, F32v t4, F32v t5, F32v* d,
                              int64_t ds) {
   const F32v two = vec::splatv(2.f), four = vec::splatv(4.f), five = vec::splatv(5.f);
@@ -186,14 +184,10 @@ void transform_tile_input(const float* X8, const Geometry& g, int64_t C, int64_t
                           float* V, int64_t ld, int64_t xs) {
   for (int64_t c = 0; c < C; ++c) {
     const float* base = X8 + ((c * g.Hp + 2 * ty) * g.Wp + 2 * tx) * kL;
-    F32v d[kXi], t[kXi];
+    F32v d[kXi];
     for (int i = 0; i < 6; ++i)
       for (int j = 0; j < 6; ++j) d[6 * i + j] = vec::loadv(base + (i * g.Wp + j) * kL);
-    for (int j = 0; j < 6; ++j)  // columns: t = B^T d
-      input_1d(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j], t + j, 6);
-    for (int i = 0; i < 6; ++i)  // rows: V = t B
-      input_1d(t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5],
-               d + 6 * i, 1);
+    winograd_common::input_tile(d);  // V = B^T d B
     for (int64_t xi = 0; xi < kXi; ++xi) vec::storev(V + xi * xs + c * ld, d[xi]);
   }
 }
@@ -250,21 +244,10 @@ void transform_filters(const float* w, int64_t K, int64_t C, int64_t Rp, bool tr
   parallel_for(0, K * C, kParallelGrain / 256, [&](int64_t i0, int64_t i1) {
     for (int64_t kc = i0; kc < i1; ++kc) {
       const int64_t k = kc / C, c = kc % C;
-      const float* f = w + kc * 25;
-      double gt[6][5];  // G f
-      for (int i = 0; i < 6; ++i)
-        for (int s = 0; s < 5; ++s) {
-          double acc = 0;
-          for (int r = 0; r < 5; ++r) acc += G[i][r] * f[r * 5 + s];
-          gt[i][s] = acc;
-        }
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) {
-          double acc = 0;
-          for (int s = 0; s < 5; ++s) acc += gt[i][s] * G[j][s];
-          const int64_t xi = 6 * i + j;
-          U[transposed ? (xi * K + k) * Rp + c : (xi * C + c) * Rp + k] = static_cast<float>(acc);
-        }
+      double u[kXi];
+      winograd_common::filter_transform(G, w + kc * 25, u);
+      for (int64_t xi = 0; xi < kXi; ++xi)
+        U[transposed ? (xi * K + k) * Rp + c : (xi * C + c) * Rp + k] = static_cast<float>(u[xi]);
     }
   });
 }
@@ -354,11 +337,11 @@ void winograd5_forward(const Conv2dParams& p, const float* x, const float* w, co
 void winograd5_backward_data(const Conv2dParams& p, const float* dy, const float* w, const float* b,
                              float* dx) {
   const Geometry g = geometry(p);
-  const int64_t C = p.C, K = p.K, Kp = g.Kp, Cp = g.Cp, TW = g.TW;
+  const int64_t C = p.C, K = p.K, Cp = g.Cp, TW = g.TW;
   float* U = workspace<0>(kXi * K * Cp);
   transform_filters(w, K, C, Cp, true, U);
   parallel_for(0, g.blocks, 0, [&](int64_t b0, int64_t b1) {
-    float* DY8 = workspace<1>(Kp * 4 * g.tiles * kL);
+    float* DY8 = workspace<1>(K * 4 * g.tiles * kL);
     float* dM = workspace<3>(kXi * g.mxs);
     float* dV = workspace<2>(kXi * g.vxs);
     float* DX8 = workspace<4>(C * g.Hp * g.Wp * kL);
@@ -399,7 +382,7 @@ void winograd5_backward_data(const Conv2dParams& p, const float* dy, const float
 
 // dy is (N,K,P,Q), x is (N,C,H,W), dw is (K,C,5,5).
 // dU[xi][k][c] = sum over samples and tiles of dM[xi][k] V[xi][c]. Per chunk of sample blocks,
-// lane-wise sums in dUc[xi][k][c][8]: per block, the tiles in runs of up to kRunTiles (their V and
+// lane-wise sums in dUc[xi][k][c][kL]: per block, the tiles in runs of up to kRunTiles (their V and
 // dM in L2), each run added with a register tile of 4 filters x 3 channels (channels padded to 3,
 // filters to MR, with zero rows); then the chunks and the lanes are summed in order.
 void winograd5_backward_weight(const Conv2dParams& p, const float* dy, const float* x, float* dw) {
@@ -471,19 +454,9 @@ void winograd5_backward_weight(const Conv2dParams& p, const float* dy, const flo
         for (int64_t l = 0; l < kL; ++l) s += lanes[l];
         du[xi] = s;
       }
-      double t[6][5];  // dU G
-      for (int i = 0; i < 6; ++i)
-        for (int s = 0; s < 5; ++s) {
-          double acc = 0;
-          for (int j = 0; j < 6; ++j) acc += du[6 * i + j] * G[j][s];
-          t[i][s] = acc;
-        }
-      for (int r = 0; r < 5; ++r)
-        for (int s = 0; s < 5; ++s) {
-          double acc = 0;
-          for (int i = 0; i < 6; ++i) acc += G[i][r] * t[i][s];
-          dw[kc * 25 + r * 5 + s] = static_cast<float>(acc);
-        }
+      double dg[25];
+      winograd_common::filter_transform_adjoint(G, du, dg);
+      for (int e = 0; e < 25; ++e) dw[kc * 25 + e] = static_cast<float>(dg[e]);
     }
   });
 }
